@@ -1,0 +1,1 @@
+"""What every server shares: time ranges, errors, budgets, redaction, guards."""
