@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+
 from livestack import (
     ALERTMANAGER,
     VICTORIA,
@@ -21,7 +22,6 @@ from livestack import (
     start_alertmanager,
     start_victoria_metrics,
 )
-
 from obsbench.scenarios import ensure_bundle
 from obsbench.scenarios.timeline import parse_time
 

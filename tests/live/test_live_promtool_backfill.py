@@ -19,6 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+
 from livestack import (
     PROMETHEUS,
     PROMTOOL,
@@ -28,7 +29,6 @@ from livestack import (
     require,
     start_prometheus,
 )
-
 from obsbench.scenarios import SCENARIOS, ensure_bundle
 from obsbench.scenarios.timeline import parse_time
 
