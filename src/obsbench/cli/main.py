@@ -11,7 +11,7 @@ import sys
 import typer
 
 from obsbench import __version__
-from obsbench.cli import config_cmd, doctor_cmd, import_cmd, scenarios_cmd
+from obsbench.cli import config_cmd, doctor_cmd, import_cmd, scenarios_cmd, serve_cmd
 from obsbench.cli.output import run_guarded
 
 app = typer.Typer(
@@ -26,6 +26,8 @@ app.add_typer(config_cmd.app, name="config")
 app.add_typer(scenarios_cmd.app, name="scenarios")
 app.command("doctor")(doctor_cmd.doctor)
 app.command("import")(import_cmd.import_cmd)
+app.command("serve")(serve_cmd.serve)
+# Signal command groups (one module each) are registered below, one line per group.
 
 
 def _version(value: bool) -> None:
