@@ -64,3 +64,20 @@ def test_serve_refuses_non_loopback_and_unknown_servers(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "refusing to serve on 0.0.0.0" in r.stderr
     r = runner.invoke(app, ["serve", "metrix", "--bundle", str(tmp_path)])
     assert r.exit_code == 2 and "unknown server 'metrix'" in r.stderr
+
+
+def test_profile_scope_hands_cross_signal_backends_to_infra_and_alerts() -> None:
+    """Infra reads usage history from the metrics backend; alerts read rollouts from infra."""
+    from obsbench.config import Profile
+    from obsbench.scope import Scope
+
+    profile = Profile.model_validate({
+        "metrics": {"type": "prometheus", "url": "http://prom:9090"},
+        "infra": {"type": "kubernetes"},
+        "alerts": [{"type": "alertmanager", "url": "http://am:9093"}],
+    })
+    scope = Scope("live", profile)
+    infra, alerts, logs = scope.context("infra"), scope.context("alerts"), scope.context("logs")
+    assert infra.options["metrics"].url.startswith("http://prom:9090")
+    assert alerts.options["infra"].type == "kubernetes"
+    assert "metrics" not in alerts.options and not logs.options

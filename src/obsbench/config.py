@@ -103,13 +103,49 @@ class ModelPrice(_Strict):
     cache_write: NonNegativeFloat | None = None
 
 
-# Public list prices (USD per million tokens) at the time of writing; override in [agent.prices].
+# Anthropic's published list prices (USD per million tokens; cache_write is the 5-minute
+# rate), checked 2026-11-24 against Anthropic's pricing and model overview pages; a dated
+# model id (claude-sonnet-4-6-YYYYMMDD) uses its base name's price. Override in
+# [agent.prices]. Sonnet 5.5's cache reads were cut to $0.10 on 2026-10-07. Haiku 5.5 is
+# priced by prompt length: the entry is the band for prompts up to 100k tokens, which is
+# where an investigation stays (the loop summarises older evidence to keep its context
+# near 60k tokens); longer prompts cost 5x.
+_FABLE_5_2 = {"input": 8.0, "output": 40.0, "cache_read": 0.2, "cache_write": 10.0}
+_FABLE = {"input": 10.0, "output": 50.0, "cache_read": 1.0, "cache_write": 12.5}
+_FABLE_5_1 = {"input": 10.0, "output": 50.0, "cache_read": 0.25, "cache_write": 12.5}
+_OPUS_5_5 = {"input": 4.0, "output": 20.0, "cache_read": 0.2, "cache_write": 5.0}
+_OPUS = {"input": 5.0, "output": 25.0, "cache_read": 0.5, "cache_write": 6.25}
+_OPUS_OLD = {"input": 15.0, "output": 75.0, "cache_read": 1.5, "cache_write": 18.75}
+_SONNET = {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75}
+_SONNET_5 = {"input": 2.0, "output": 10.0, "cache_read": 0.2, "cache_write": 2.5}
+_SONNET_5_5 = {"input": 2.0, "output": 10.0, "cache_read": 0.1, "cache_write": 2.5}
 DEFAULT_PRICES: dict[str, dict[str, float]] = {
-    "claude-opus-4-5": {"input": 5.0, "output": 25.0, "cache_read": 0.5, "cache_write": 6.25},
-    "claude-opus-4-1": {"input": 15.0, "output": 75.0, "cache_read": 1.5, "cache_write": 18.75},
-    "claude-sonnet-4-5": {"input": 3.0, "output": 15.0, "cache_read": 0.3, "cache_write": 3.75},
+    "claude-fable-5-2": _FABLE_5_2,
+    "claude-mythos-5-2": _FABLE_5_2,
+    "claude-fable-5-1": _FABLE_5_1,
+    "claude-mythos-5-1": _FABLE_5_1,
+    "claude-fable-5": _FABLE,
+    "claude-mythos-5": _FABLE,
+    "claude-opus-5-5": _OPUS_5_5,
+    "claude-opus-5": _OPUS,
+    "claude-opus-4-8": _OPUS,
+    "claude-opus-4-7": _OPUS,
+    "claude-opus-4-6": _OPUS,
+    "claude-opus-4-5": _OPUS,
+    "claude-opus-4-1": _OPUS_OLD,
+    "claude-opus-4-0": _OPUS_OLD,
+    "claude-opus-4": _OPUS_OLD,
+    "claude-sonnet-5-5": _SONNET_5_5,
+    "claude-sonnet-5": _SONNET_5,
+    "claude-sonnet-4-6": _SONNET,
+    "claude-sonnet-4-5": _SONNET,
+    "claude-sonnet-4-0": _SONNET,
+    "claude-sonnet-4": _SONNET,
+    "claude-haiku-5-5": {"input": 0.1, "output": 0.5, "cache_read": 0.01, "cache_write": 0.125},
     "claude-haiku-4-5": {"input": 1.0, "output": 5.0, "cache_read": 0.1, "cache_write": 1.25},
+    "claude-3-5-haiku": {"input": 0.8, "output": 4.0, "cache_read": 0.08, "cache_write": 1.0},
 }
+DEFAULT_MODEL = "claude-sonnet-4-6"  # claude-sonnet-4-5 reaches end of life on 2026-11-30
 
 
 def _default_prices() -> dict[str, ModelPrice]:
@@ -120,7 +156,7 @@ class AgentConfig(_Strict):
     """Which LLM investigates, with what budget and prices."""
 
     provider: Literal["auto", "offline", "anthropic", "openai"] = "auto"
-    model: str = "claude-sonnet-4-5"
+    model: str = DEFAULT_MODEL
     base_url: HttpUrl | None = None
     api_key: SecretRef | None = None
     max_steps: PositiveInt = 30
@@ -896,7 +932,7 @@ default_profile = {_toml_str(profile)}
 # auto: Claude when the API key resolves (ANTHROPIC_API_KEY by default), else the
 # offline investigator. Also: offline | anthropic | openai (any OpenAI-compatible API).
 provider = "auto"
-model = "claude-sonnet-4-5"
+model = "{DEFAULT_MODEL}"
 # api_key = "keyring:obsbench/anthropic"
 # base_url = "http://127.0.0.1:11434/v1"   # for provider = "openai" (Ollama, vLLM, ...)
 max_cost_usd = 2.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from obsbench.config import Profile, load_config, resolve_profile
 from obsbench_servers.common.backend import LocalBackend
@@ -34,9 +35,18 @@ class Scope:
         else:
             one = getattr(p, signal)
             backends = [one] if one is not None else []
+        # Cross-signal seams the servers read from options (they never see the profile):
+        # infra takes usage history from the profile's metrics backend; alerts takes
+        # rollouts and Kubernetes events for incident timelines from the infra backend.
+        options: dict[str, Any] = {}
+        if signal == "infra" and p.metrics is not None:
+            options["metrics"] = p.metrics
+        if signal == "alerts" and p.infra is not None:
+            options["infra"] = p.infra
         return ServerContext(
             signal,
             backends,  # type: ignore[arg-type]
+            options=options,
             profile=self.name,
             writes_enabled=p.writes_enabled,
             at_ns=self.at_ns,

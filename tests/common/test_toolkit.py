@@ -35,6 +35,10 @@ def _server() -> MCPServer:
     def missing(service: str) -> ToolOutput:
         raise NotFoundError(f"no service {service!r}", "did you mean 'user-api'?")
 
+    def when(start: str) -> ToolOutput:
+        TimeRange.resolve(start=start)
+        raise AssertionError("unreachable: the time cannot be read")
+
     def crash() -> ToolOutput:
         return {}["x"]  # type: ignore[no-any-return]
 
@@ -45,6 +49,7 @@ def _server() -> MCPServer:
     register_tool(srv, lines)
     register_tool(srv, missing)
     register_tool(srv, crash)
+    register_tool(srv, when)
     register_tool(srv, slow, timeout_s=0.2)
     return srv
 
@@ -91,13 +96,16 @@ def test_errors_carry_hints_and_the_server_keeps_serving() -> None:
             return [await c.call_tool("missing", {"service": "usr-api"}),
                     await c.call_tool("crash", {}),
                     await c.call_tool("slow", {}),
+                    await c.call_tool("when", {"start": "yesterday-ish"}),
                     await c.call_tool("lines", {"n": 1})]
 
-    missing, crash, slow, ok = anyio.run(go)
+    missing, crash, slow, when, ok = anyio.run(go)
     assert missing.is_error and "did you mean 'user-api'" in missing.content[0].text
     assert missing.structured_content["error"] == "not_found"
     assert crash.is_error and "KeyError" in crash.content[0].text
     assert slow.is_error and "did not finish within 0.2s" in slow.content[0].text
+    assert when.is_error and when.structured_content["error"] == "bad_input"
+    assert "now-2h" in when.content[0].text  # the time error says what works
     assert not ok.is_error
 
 

@@ -137,3 +137,24 @@ def test_a_block_the_fast_path_refuses_is_read_line_by_line(tmp_path: Path, load
     assert q(con, "SELECT count(*) AS n FROM logs")[0]["n"] == 100
     assert [(i.line, i.reason.split(":")[0]) for i in report.files[0].issues] == [
         (51, "invalid JSON")]
+
+
+def test_invalid_utf8_lines_are_kept_with_a_replacement_and_a_warning(tmp_path: Path,
+                                                                      load) -> None:
+    """One bad byte must not cost the file: the line imports with U+FFFD, the rest as is."""
+    path = tmp_path / "a.jsonl"
+    lines = [
+        b'{"ts":"2026-03-10T14:00:00Z","service":"a","level":"info","message":"ok one"}',
+        b'{"ts":"2026-03-10T14:00:01Z","service":"a","level":"error","message":"bad \xff byte"}',
+        b'{"ts":"2026-03-10T14:00:02Z","service":"a","level":"info","message":"ok two"}',
+        b"\x00\x01\xfe garbage that is not JSON at all",
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    con, report = load((path, "jsonl-logs"))
+    got = [r[0] for r in con.execute("SELECT message FROM logs ORDER BY ts_ns").fetchall()]
+    assert got == ["ok one", "bad \ufffd byte", "ok two"]
+    f = report.files[0]
+    assert f.skipped == 1
+    assert any(i.line == 4 and i.severity == "skipped" for i in f.issues)
+    assert any(i.severity == "warning" and "invalid UTF-8" in i.reason and i.line == 2
+               for i in f.issues)

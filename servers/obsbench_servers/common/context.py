@@ -10,6 +10,7 @@ incident, not the last hour of the wall clock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +44,7 @@ class ServerContext:
     options: dict[str, Any] = field(default_factory=dict)
     _stores: dict[Path, TelemetryStore] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
 
     @classmethod
     def for_bundle(cls, signal: str, bundle: Path | str, **kw: Any) -> ServerContext:
@@ -94,7 +96,16 @@ class ServerContext:
                     else end_ns - parse_duration_ns(default_since))
         return TimeRange(start_ns, end_ns)
 
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` when the context closes (a server's HTTP clients, caches)."""
+        with self._lock:
+            self._closers.append(fn)
+
     def close(self) -> None:
+        with self._lock:
+            closers, self._closers = self._closers, []
+        for fn in closers:
+            fn()
         with self._lock:
             for st in self._stores.values():
                 st.close()

@@ -5,6 +5,9 @@
 header, extra headers, CA bundle, client certificate, insecure-skip-verify
 (logged as a warning), connect/read timeouts — so that no adapter re-implements
 it. ``fetch`` adds what httpx lacks: a total deadline and a response size cap.
+A client for a real backend also goes through ``ResilientTransport``
+(``common/resilience.py``): the backend's shared rate limit and concurrency cap,
+a circuit breaker, jittered retries of idempotent reads, ``Retry-After``.
 ``failure_from_exception`` / ``failure_from_status`` turn what went wrong into
 an ``RequestFailedError`` that says why (DNS, refused, TLS, timeout, 401, ...) and what
 to try.
@@ -298,9 +301,29 @@ def build_client(
     *,
     timeout_cap: float | None = None,
     transport: httpx.BaseTransport | None = None,
+    resilience: bool | None = None,
 ) -> httpx.Client:
-    """A synchronous client for a resolved backend (``backend.with_secret(...)``)."""
+    """A synchronous client for a resolved backend (``backend.with_secret(...)``).
+
+    ``resilience`` (rate limit, breaker, retries; see ``common/resilience.py``) is on
+    by default for the real network and off for an injected ``transport`` (a test's
+    mock), unless asked for explicitly.
+    """
     kwargs = _client_kwargs(backend, timeout_cap)
+    if resilience is None:
+        resilience = transport is None
+    if resilience:
+        from obsbench_servers.common.resilience import (  # noqa: PLC0415 - small, on demand
+            ResilientTransport,
+            gate_for,
+        )
+
+        inner = transport or httpx.HTTPTransport(verify=kwargs["verify"], trust_env=True)
+        limits = getattr(backend, "limits", None)
+        gate = gate_for(str(kwargs["base_url"]), backend.tenant or "",
+                        rate=float(getattr(limits, "requests_per_second", 10.0)),
+                        concurrency=int(getattr(limits, "concurrency", 4)))
+        transport = ResilientTransport(inner, gate)
     if transport is not None:
         kwargs["transport"] = transport
     return httpx.Client(**kwargs)

@@ -4,7 +4,9 @@
 run in a worker thread (a slow backend never blocks the server's event loop),
 every call has a timeout, ``ObsbenchError`` becomes an error result with its
 hint, and an unexpected exception becomes an error result too — the server
-keeps serving whatever one call did.
+keeps serving whatever one call did. Every result, errors included, leaves
+through the server's ``Redactor`` (``common/redact.py``): text and
+``structured_content`` alike, because any MCP client may hand either to a model.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 
-from obsbench_servers.common.errors import BackendError, ObsbenchError
+from obsbench_servers.common.errors import BackendError, BadInputError, ObsbenchError
+from obsbench_servers.common.redact import redactor_for
 from obsbench_servers.common.result import ToolOutput, error_result
+from obsbench_servers.common.timeutil import TimeParseError
 
 log = logging.getLogger("obsbench_servers")
 
@@ -31,9 +35,9 @@ ToolFn = Callable[..., ToolOutput] | Callable[..., Awaitable[ToolOutput]]
 
 
 def wrap_tool(
-    fn: ToolFn, *, name: str, timeout_s: float
+    fn: ToolFn, *, name: str, timeout_s: float, server: MCPServer | None = None
 ) -> Callable[..., Awaitable[CallToolResult]]:
-    """An async function with ``fn``'s parameters that returns a ``CallToolResult``."""
+    """An async function with ``fn``'s parameters that returns a redacted ``CallToolResult``."""
     hints = typing.get_type_hints(fn, include_extras=True)
     sig = inspect.signature(fn)
     params = [
@@ -42,6 +46,13 @@ def wrap_tool(
     is_async = inspect.iscoroutinefunction(fn)
 
     async def call(**kwargs: Any) -> CallToolResult:
+        result = await run(**kwargs)
+        # in a worker thread: a large result must not stall the server's event loop
+        redacted: CallToolResult = await anyio.to_thread.run_sync(
+            redactor_for(server).call_result, result)
+        return redacted
+
+    async def run(**kwargs: Any) -> CallToolResult:
         try:
             with anyio.fail_after(timeout_s):
                 if is_async:
@@ -52,6 +63,8 @@ def wrap_tool(
                     )
         except ObsbenchError as exc:
             return error_result(exc)
+        except TimeParseError as exc:
+            return error_result(BadInputError(str(exc)))
         except TimeoutError:
             return error_result(BackendError(
                 f"{name} did not finish within {timeout_s:g}s",
@@ -92,7 +105,7 @@ def register_tool(
     """Register ``fn`` as an MCP tool with annotations that tell clients what it does."""
     tool_name = name or fn.__name__
     server.add_tool(
-        wrap_tool(fn, name=tool_name, timeout_s=timeout_s),
+        wrap_tool(fn, name=tool_name, timeout_s=timeout_s, server=server),
         name=tool_name,
         title=title,
         description=description or inspect.getdoc(fn),

@@ -11,8 +11,23 @@ import sys
 import typer
 
 from obsbench import __version__
-from obsbench.cli import config_cmd, doctor_cmd, import_cmd, scenarios_cmd, serve_cmd
-from obsbench.cli.output import run_guarded
+from obsbench.cli import (
+    alerts_cmd,
+    ask_cmd,
+    audit_cmd,
+    config_cmd,
+    doctor_cmd,
+    eval_cmd,
+    import_cmd,
+    infra_cmd,
+    logs_cmd,
+    metrics_cmd,
+    postmortem_cmd,
+    scenarios_cmd,
+    serve_cmd,
+    traces_cmd,
+    tui_cmd,
+)
 
 app = typer.Typer(
     name="obsbench",
@@ -28,6 +43,16 @@ app.command("doctor")(doctor_cmd.doctor)
 app.command("import")(import_cmd.import_cmd)
 app.command("serve")(serve_cmd.serve)
 # Signal command groups (one module each) are registered below, one line per group.
+app.add_typer(alerts_cmd.app, name="alerts")
+app.add_typer(infra_cmd.app, name="infra")
+app.add_typer(logs_cmd.app, name="logs")
+app.add_typer(traces_cmd.app, name="traces")
+app.add_typer(metrics_cmd.app, name="metrics")
+ask_cmd.register(app)  # ask, investigate, mcp-config
+app.command("postmortem")(postmortem_cmd.postmortem)
+app.command("eval")(eval_cmd.eval_cmd)
+tui_cmd.register(app)  # demo (the TUI on a scenario; text without a terminal)
+app.add_typer(audit_cmd.app, name="audit")
 
 
 def _version(value: bool) -> None:
@@ -44,27 +69,8 @@ def _root(
     ),
 ) -> None:
     """Terminal investigation workbench for on-call engineers."""
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is None and not tui_cmd.open_default():
         typer.echo(ctx.get_help())
-
-
-@app.command("demo")
-def demo(
-    scenario: str = typer.Argument(
-        "bad-deploy-db-pool", help="Scenario name (see `obsbench scenarios list`)."
-    ),
-    seed: int = typer.Option(7, "--seed", help="Simulator seed."),
-    out: str = typer.Option(
-        "", "--out", help="Where to write the bundle (default: the cache dir)."
-    ),
-) -> None:
-    """Generate a scenario bundle, import it into the embedded store and show the incident."""
-    from obsbench.cli.demo_cmd import run_demo
-    from obsbench.scenarios import get_scenario
-    from obsbench_servers.common.errors import BadInputError
-
-    run_guarded(lambda: get_scenario(scenario), usage_errors=(BadInputError,))
-    run_guarded(lambda: run_demo(scenario, seed=seed, out=out or None))
 
 
 def run() -> None:

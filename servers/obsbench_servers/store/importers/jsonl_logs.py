@@ -81,6 +81,8 @@ class _JsonlFile:
         self.first_no_message = 0
         self.bad_ids = 0
         self.first_bad_id = 0
+        self.bad_utf8 = 0
+        self.first_bad_utf8 = 0
 
     def run(self) -> None:
         for first, block in iter_byte_blocks(self.path):
@@ -104,6 +106,10 @@ class _JsonlFile:
         """Import a block with Arrow and DuckDB; False when it must be read line by line."""
         if not block.strip():
             return True
+        try:
+            block.decode("utf-8")  # Arrow's reader does not check; DuckDB would refuse the batch
+        except UnicodeDecodeError:
+            return False
         try:
             table = pj.read_json(io.BytesIO(block))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
@@ -183,8 +189,10 @@ class _JsonlFile:
             try:
                 d = loads(line)
             except orjson.JSONDecodeError as exc:
-                ctx.skip(n, f"invalid JSON: {describe_json_error(exc)}")
-                continue
+                d = self.repaired(line, n)
+                if d is None:
+                    ctx.skip(n, f"invalid JSON: {describe_json_error(exc)}")
+                    continue
             if type(d) is not dict:
                 ctx.skip(n, f"not a JSON object: the line holds a {type(d).__name__}")
                 continue
@@ -262,6 +270,21 @@ class _JsonlFile:
                                         [self.source] * len(ts_c)])
             ctx.count("logs", len(ts_c))
 
+    def repaired(self, line: bytes, n: int) -> Any:
+        """A line that is JSON once its invalid UTF-8 bytes are replaced (U+FFFD), or None."""
+        try:
+            line.decode("utf-8")
+            return None  # valid UTF-8: the JSON itself is broken
+        except UnicodeDecodeError:
+            pass
+        try:
+            d = orjson.loads(line.decode("utf-8", "replace"))
+        except orjson.JSONDecodeError:
+            return None
+        self.bad_utf8 += 1
+        self.first_bad_utf8 = self.first_bad_utf8 or n
+        return d
+
     def id_or_label(self, raw: Any, width: int, key: str, labels: dict[str, Any],
                     line: int) -> str | None:
         """A non-canonical id (upper case, short, base64) normalised; a bad one kept as a label."""
@@ -281,6 +304,9 @@ class _JsonlFile:
         if self.no_message:
             ctx.warn(self.first_no_message, f"no message: {self.no_message} records had none of "
                      f"{', '.join(MESSAGE_KEYS)}; imported with an empty message")
+        if self.bad_utf8:
+            ctx.warn(self.first_bad_utf8, f"invalid UTF-8: {self.bad_utf8} records had bytes that "
+                     "are not UTF-8; imported with U+FFFD in their place")
         if self.bad_ids:
             ctx.warn(self.first_bad_id, f"bad trace or span id: {self.bad_ids} records had ids "
                      "that are neither hex nor base64; kept as labels")

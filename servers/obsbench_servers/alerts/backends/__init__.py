@@ -1,0 +1,1 @@
+"""Alert source adapters: each translates one wire API into ``alerts.backend``'s vocabulary."""

@@ -1,0 +1,1 @@
+"""The logs MCP server: search, error patterns, volume, correlation, stack traces."""

@@ -1,0 +1,1 @@
+"""Logs backend adapters: Loki, Elasticsearch/OpenSearch, Azure Data Explorer, embedded."""

@@ -1,0 +1,1 @@
+"""The TUI's widgets: chat pane, evidence list, status bar and one panel per evidence kind."""
