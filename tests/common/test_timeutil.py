@@ -80,3 +80,11 @@ def test_range_resolution() -> None:
         TimeRange.resolve(start="now-2h", since="1h", now_ns=T0)
     with pytest.raises(TimeParseError, match="swap"):
         TimeRange.resolve(start="now", end="now-1h", now_ns=T0)
+
+
+@pytest.mark.parametrize("text", ["9999999999999999999999999999999999999999", "-5",
+                                  "now-300y"])
+def test_times_outside_int64_nanoseconds_are_refused(text: str) -> None:
+    """A fuzzed or mistyped time is a clear error, not an overflow deep in a query."""
+    with pytest.raises(TimeParseError, match="out of range"):
+        parse_time_ns(text, 1_773_144_000 * NS_PER_S)

@@ -76,4 +76,6 @@ def test_single_otlp_document_streams_in_bounded_memory(big_dir: Path) -> None:
     assert rep_small["records"] == {"spans": 50_000}
     assert rep_large["records"] == {"spans": 150_000} and rep_large["issues"] == []
     assert rss_large < 400, (rss_small, rss_large)
-    assert rss_large - rss_small < 80, (rss_small, rss_large)
+    # Loading the 55+ MB array whole would add several hundred MB; allocator noise on a
+    # loaded machine is tens of MB (80.3 MB was seen once in CI).
+    assert rss_large - rss_small < 120, (rss_small, rss_large)

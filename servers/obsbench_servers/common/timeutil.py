@@ -127,12 +127,25 @@ def parse_rfc3339_ns(text: str) -> int:
     return int(dt.timestamp()) * NS_PER_S + frac_ns
 
 
+# Times a tool works with fit in int64 nanoseconds (1970 .. 2262), as in every backend.
+_MAX_NS = 2**63 - 1
+
+
 def parse_time_ns(text: str | float | int, now_ns: int | None = None) -> int:
     """Parse an absolute or relative time into epoch nanoseconds.
 
     Accepts RFC 3339, epoch numbers (s/ms/us/ns by magnitude), ``now``,
     ``now-2h``, ``now+5m``, and a bare duration like ``2h`` meaning ``now-2h``.
+    A time outside 1970 .. 2262 (int64 nanoseconds) is refused.
     """
+    ns = _parse_time_ns(text, now_ns)
+    if not 0 <= ns <= _MAX_NS:
+        raise TimeParseError(f"time {str(text)[:40]!r} is out of range; use a time between "
+                             "1970 and 2262 (RFC 3339, epoch seconds, or now-2h)")
+    return ns
+
+
+def _parse_time_ns(text: str | float | int, now_ns: int | None) -> int:
     if isinstance(text, (int, float)):
         return epoch_to_ns(text)
     raw = text.strip()
