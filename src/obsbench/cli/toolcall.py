@@ -34,12 +34,15 @@ def call_tool(
     from mcp import Client
 
     from obsbench.scope import resolve_scope
+    from obsbench_servers.common.redact import Redactor, attach_redactor
     from obsbench_servers.registry import build_server
 
     scope = run_guarded(lambda: resolve_scope(profile=profile, bundle=bundle, at=at),
                         usage_errors=(BadInputError,))
     ctx = scope.context(signal)
     server = run_guarded(lambda: build_server(signal, ctx))
+    # The CLI shows what a model would see, with the profile's own redaction patterns too.
+    attach_redactor(server, Redactor.from_config(scope.profile.redaction))
     args = {k: v for k, v in arguments.items() if v is not None}
 
     async def go() -> Any:
