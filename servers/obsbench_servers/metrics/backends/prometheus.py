@@ -15,6 +15,12 @@ wrong becomes an error that says what to fix:
 
 Reads are idempotent, so a 502/503/504 or 429 is retried once (``Retry-After``
 honoured up to 2 s).
+
+With ``tenant_label`` set (a Prometheus shared by tenants), ``metrics/tenancy.py``
+pins every query and every discovery request to the profile's tenant: PromQL is
+rewritten through the parser, ``series``/``labels``/``label values`` get the
+tenant's ``match[]``, metadata is cut to the tenant's metric families and alerts
+to the tenant's own.
 """
 
 from __future__ import annotations
@@ -37,9 +43,11 @@ from obsbench_servers.common.http import (
     redact_url,
 )
 from obsbench_servers.metrics.backend import QueryData
+from obsbench_servers.metrics.tenancy import TenantScope
 
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _POST_OVER = 1500  # characters of query beyond which the form body is used
+_FAMILY_SUFFIXES = ("_total", "_bucket", "_count", "_sum", "_created")
 
 
 def _seconds(ns: int) -> str:
@@ -63,6 +71,8 @@ class PrometheusHTTP:
         self._transport = transport
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
+        # Checked here so a tenant_label without a tenant fails before any request.
+        self.tenant = TenantScope.from_config(config.tenant_label, config.tenant)
 
     @property
     def client(self) -> httpx.Client:
@@ -80,8 +90,12 @@ class PrometheusHTTP:
     # -- the request path
 
     def prepare_query(self, expr: str) -> str:
-        """The PromQL actually sent (the seam where a tenant label matcher is injected)."""
-        return expr
+        """The PromQL actually sent: with a tenant, every selector pinned to it."""
+        return self.tenant.query(expr) if self.tenant else expr
+
+    def _discovery_match(self, match: list[str] | None) -> list[str]:
+        """``match[]`` of a discovery request: the tenant's series only, when there is one."""
+        return self.tenant.matches(match) if self.tenant else list(match or [])
 
     def _request(self, path: str, params: list[tuple[str, str]]) -> tuple[Any, list[str], str]:
         """GET (or POST for long queries) ``path``; return (data, warnings, request text)."""
@@ -204,7 +218,7 @@ class PrometheusHTTP:
         return max(counts, default=0)
 
     def label_names(self, match: list[str] | None, start_ns: int, end_ns: int) -> list[str]:
-        params = [("match[]", m) for m in match or []]
+        params = [("match[]", m) for m in self._discovery_match(match)]
         params += [("start", _seconds(start_ns)), ("end", _seconds(end_ns))]
         data, _, _ = self._request("/api/v1/labels", params)
         return sorted(str(x) for x in data or [])
@@ -212,28 +226,41 @@ class PrometheusHTTP:
     def label_values(
         self, label: str, match: list[str] | None, start_ns: int, end_ns: int
     ) -> list[str]:
-        params = [("match[]", m) for m in match or []]
+        params = [("match[]", m) for m in self._discovery_match(match)]
         params += [("start", _seconds(start_ns)), ("end", _seconds(end_ns))]
         data, _, _ = self._request(f"/api/v1/label/{label}/values", params)
         return sorted(str(x) for x in data or [])
 
     def metadata(self, metric: str | None = None) -> dict[str, list[dict[str, str]]]:
+        meta = self._metadata(metric)
+        if self.tenant is None or not meta:
+            return meta
+        # /api/v1/metadata takes no match[]: keep the families the tenant has series of.
+        names = set(self.label_values("__name__", None, 0, time.time_ns()))
+        return {k: v for k, v in meta.items()
+                if k in names or any(k + s in names for s in _FAMILY_SUFFIXES)}
+
+    def _metadata(self, metric: str | None = None) -> dict[str, list[dict[str, str]]]:
         params = [("metric", metric)] if metric else []
         data, _, _ = self._request("/api/v1/metadata", params)
         if not isinstance(data, dict):
             return {}
         if metric and not data:
             # Prometheus keys metadata by family; try the family of a series name.
-            for suffix in ("_total", "_bucket", "_count", "_sum", "_created"):
+            for suffix in _FAMILY_SUFFIXES:
                 if metric.endswith(suffix):
-                    return self.metadata(metric[: -len(suffix)])
+                    return self._metadata(metric[: -len(suffix)])
         return {str(k): list(v) for k, v in data.items()}
 
     def alerts(self, now_ns: int) -> list[dict[str, Any]]:
         data, _, _ = self._request("/api/v1/alerts", [])
         if not isinstance(data, dict):
             raise BackendError("alerts answer has no data object", "check the backend type")
-        return list(data.get("alerts", []))
+        alerts = list(data.get("alerts", []))
+        if self.tenant is not None:  # rules see every tenant: keep the ones labelled ours
+            alerts = [a for a in alerts
+                      if isinstance(a, dict) and self.tenant.owns(a.get("labels") or {})]
+        return alerts
 
 
 def _check_data(data: Any, what: str) -> None:
