@@ -99,3 +99,30 @@ def test_prometheus_and_the_bundle_agree(bundle_dir: Callable[..., Path],
     assert ub["throttled_ratio"] > 0.25  # the scenario's fault, seen through real Prometheus
     assert b["recommendation"]["cpu"]["limit_action"] == "raise"
     assert a["recommendation"]["summary"] == b["recommendation"]["summary"]
+
+
+def test_usage_queries_of_a_tenant_profile_are_pinned_to_the_tenant() -> None:
+    """A profile pinned to tenant a never asks a shared Prometheus for tenant b's usage."""
+    from obsbench_servers.infra.backends.prometheus import PrometheusMetrics
+    from obsbench_servers.metrics.promql.parse import parse
+
+    seen: list[str] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req.url.params["query"])
+        return httpx.Response(200, json={"status": "success",
+                                         "data": {"resultType": "matrix", "result": []}})
+
+    prom = PrometheusBackend(type="prometheus", url="http://prom.test:9090", name="shared",
+                             tenant_label="tenant", tenant="a")
+    metrics = PrometheusMetrics(prom, transport=httpx.MockTransport(handler))
+    metrics.series("container_cpu_usage_seconds_total", {"tenant": "b", "pod": "x"},
+                   {"container": ".+"}, 0, 3600 * 10**9)
+    query = seen[0]
+    assert 'tenant="a"' in query and '"b"' not in query
+    assert 'pod="x"' in query and "container=~" in query
+    parse(query)  # still valid PromQL
+    plain = PrometheusMetrics(PrometheusBackend(type="prometheus", url="http://prom.test:9090"),
+                              transport=httpx.MockTransport(handler))
+    plain.series("container_cpu_usage_seconds_total", {"pod": "x"}, {}, 0, 3600 * 10**9)
+    assert "tenant" not in seen[1]

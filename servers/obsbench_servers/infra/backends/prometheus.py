@@ -18,6 +18,7 @@ from obsbench_servers.common.errors import BackendError, GuardError
 from obsbench_servers.common.http import build_client
 from obsbench_servers.common.jsonapi import call_json
 from obsbench_servers.infra.metrics_source import Series, selector
+from obsbench_servers.metrics.tenancy import TenantScope
 
 MAX_POINTS = 10_000
 MIN_STEP_S = 60
@@ -35,6 +36,9 @@ class PrometheusMetrics:
         self.config = config
         self.label = config.name or config.type
         self._transport = transport
+        # A profile pinned to a tenant on a shared Prometheus reads only that tenant's
+        # usage, whatever labels the tool asks for (the metrics server's same rewrite).
+        self._tenant = TenantScope.from_config(config.tenant_label, config.tenant)
 
     def series(self, metric: str, equals: dict[str, str], regex: dict[str, str],
                start_ns: int, end_ns: int) -> Series:
@@ -44,6 +48,8 @@ class PrometheusMetrics:
                 f"({self.config.limits.max_range})",
                 "ask for a shorter window, or raise limits.max_range for this backend")
         query = selector(metric, equals, regex)
+        if self._tenant is not None:
+            query = self._tenant.query(query)
         params = {"query": query, "start": f"{start_ns / 1e9:.3f}", "end": f"{end_ns / 1e9:.3f}",
                   "step": f"{step_for(start_ns, end_ns)}s"}
         with build_client(self.config, transport=self._transport) as client:
