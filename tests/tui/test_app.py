@@ -325,3 +325,200 @@ async def test_status_bar_shows_backend_health(demo_bundle: Path) -> None:
     app.health_check = lambda: check_many(items[:1], timeout=2.0)
     async with app.run_test(size=WIDE) as pilot:
         await wait_for(pilot, lambda: app.status.backends == "embedded store ok")
+
+
+ZOOM_PLAN = [
+    ("metrics_query_range", {"expr": "sum by (service) (rate(db_client_connection_timeouts_total"
+                                     "[5m]))", "start": "now-2h"}),
+    ("logs_search_logs", {"service": "user-api", "level": "error", "start": "now-20m"}),
+]
+
+
+async def test_metric_chart_zooms_to_the_cited_window_and_z_resets(demo_bundle: Path) -> None:
+    from obsbench.tui.widgets.panels import _hhmm, time_window
+
+    app = make_app(bundle_scope(demo_bundle), plan=ZOOM_PLAN, question="why?")
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
+                       and len(app.hub.evidence) == 2)
+        app.action_reset_zoom()  # the answer's first citation (the log item) was shown
+        await app.show_evidence("E1")
+        chart = app.query_one("#panel-E1", MetricPanel)
+        assert chart.span is not None and chart.zoomed is None  # nothing narrower cited now
+        assert chart.marks, "the pool-timeout series has change points on this scenario"
+        note = str(chart.query_one(".panel-note").render())
+        assert "onset " in note and "change points:" in note
+        # Selecting the (20 min) log item sets the cited window; the 2 h chart zooms to it.
+        await app.show_evidence("E2")
+        logs_window = time_window(app.hub.evidence.get("E2").time_range)  # type: ignore[union-attr]
+        assert logs_window is not None
+        assert chart.zoomed is not None
+        assert chart.zoomed[1] - chart.zoomed[0] <= logs_window[1] - logs_window[0]
+        assert chart.span[0] <= chart.zoomed[0] and chart.zoomed[1] <= chart.span[1]
+        await app.show_evidence("E1", focus=False)
+        assert "zoomed to" in str(chart.query_one(".panel-note").render())
+        # The plot's x axis really is the window.
+        from textual_plotext import PlotextPlot
+
+        await pilot.pause()
+        plt = chart.query_one(PlotextPlot).plt
+        drawn = plt.uncolorize(plt.build())
+        assert _hhmm(chart.zoomed[0]) in drawn and _hhmm(chart.zoomed[1]) in drawn
+        assert _hhmm(chart.span[0]) not in drawn  # the chart's own start is out of view
+        await pilot.press("z")
+        await pilot.pause()
+        assert chart.zoomed is None and app.cited_window is None
+        assert "zoomed to" not in str(chart.query_one(".panel-note").render())
+
+
+PATTERN_PLAN = [
+    ("logs_search_logs", {"service": "user-api", "limit": 500}),
+    ("logs_get_error_patterns", {"service": "user-api"}),
+]
+
+
+async def test_focusing_a_patterns_item_marks_its_lines_in_the_log_view(demo_bundle: Path) -> None:
+    from obsbench.tui.widgets.panels import PatternsPanel, template_regex
+
+    app = make_app(bundle_scope(demo_bundle), plan=PATTERN_PLAN, question="why?")
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
+                       and len(app.hub.evidence) == 2)
+        await app.show_evidence("E2")
+        panel = app.query_one("#panel-E2", PatternsPanel)
+        table = panel.query_one(DataTable)
+        patterns = app.hub.evidence.get("E2").payload["patterns"]  # type: ignore[union-attr]
+        assert table.row_count == len(patterns) >= 2
+        assert app.marked_template == patterns[0]["template"]
+        await app.show_evidence("E1", focus=False)
+        view = app.query_one("#panel-E1", LogPanel).view
+        first = sum(1 for r in view.rows if view.marked(r))
+        assert 0 < first < len(view.rows)  # the top pattern's lines, not every line
+        assert all(template_regex(patterns[0]["template"]).search(r.message)
+                   for r in view.rows if view.marked(r))
+        header = str(app.query_one("#panel-E1", LogPanel).query_one(".panel-header").render())
+        assert f"{first:,} lines marked" in header
+        # Moving the cursor to another pattern marks its lines instead.
+        await app.show_evidence("E2")
+        await pilot.press("down")
+        await wait_for(pilot, lambda: app.marked_template == patterns[1]["template"])
+        assert view.mark is not None and view.mark.pattern == \
+            template_regex(patterns[1]["template"]).pattern
+        assert sum(1 for r in view.rows if view.marked(r)) != first or \
+            patterns[0]["count"] == patterns[1]["count"]
+
+
+async def test_w_wraps_long_log_lines() -> None:
+    from textual.app import App, ComposeResult
+
+    from obsbench.tui.widgets.logview import LogRow
+
+    long = "x" * 150 + "END"
+    rows = [LogRow("10:00:00.000", "error", "svc", long), LogRow("10:00:01.000", "info", "svc",
+                                                                 "short")]
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield LogView(rows, id="v")
+
+    app = Host()
+    async with app.run_test(size=(80, 10)) as pilot:
+        view = app.query_one(LogView)
+        view.focus()
+        assert view.virtual_size.height == 2
+        assert "END" not in view.render_line(0).text  # cut at the edge, scrolls sideways
+        await pilot.press("w")
+        await pilot.pause()
+        assert view.wrap and view.virtual_size.height == 4  # 3 display lines + 1
+        lines = [view.render_line(y).text for y in range(4)]
+        assert "END" in lines[2] and "ERROR" in lines[0] and "short" in lines[3]
+        assert "".join(line.rstrip() for line in lines[:3]).endswith(long)
+        await pilot.press("w")
+        await pilot.pause()
+        assert not view.wrap and view.virtual_size.height == 2
+
+
+async def test_switching_agent_and_theme_from_the_palette_and_command_bar(
+        demo_bundle: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from obsbench.agent.select import select_agent
+    from obsbench.config import AgentConfig, UIConfig
+    from obsbench.tui.run import build_app
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
+    config = AgentConfig(provider="offline")
+    app = build_app(bundle_scope(demo_bundle), select_agent("offline", config), config,
+                    UIConfig())
+    app.health_check = None
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_for(pilot, lambda: app.hub is not None)
+        status = app.query_one("#status")
+        assert "agent offline" in str(status.render())
+        titles = {c.title: c for c in app.get_system_commands(app.screen)}
+        assert {"Agent: offline", "Agent: anthropic", "Agent: openai",
+                "Theme: obsbench-light"} <= set(titles)
+        # A model through the command bar: the status bar and the transcript follow.
+        await _type(pilot, ":agent anthropic:claude-test-model")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "anthropic:claude-test-model" in str(status.render()))
+        assert app.transcript.agent == "anthropic:claude-test-model"
+        assert type(app.investigator_factory(app.hub)).__name__ == "InvestigationLoop"  # type: ignore[misc,arg-type]
+        # An unusable choice (no OpenAI key) changes nothing and says why.
+        before = app.investigator_factory
+        assert not await app.switch_agent("openai:gpt-test")
+        assert app.investigator_factory is before
+        assert "anthropic:claude-test-model" in str(status.render())
+        assert "OpenAI API needs a key" in chat_text(app)
+        # The palette's entries do the same.
+        titles["Agent: offline"].callback()
+        await wait_for(pilot, lambda: "agent offline" in str(status.render()))
+        titles["Theme: obsbench-light"].callback()
+        await pilot.pause()
+        assert app.theme == "obsbench-light"
+
+
+async def test_deploys_are_marked_on_the_metric_chart_time_axis(demo_bundle: Path) -> None:
+    from obsbench.tui.widgets.panels import _hhmm, change_marks
+
+    plan = [ZOOM_PLAN[0], ("infra_get_recent_deployments", {})]
+    app = make_app(bundle_scope(demo_bundle), plan=plan, question="why?")
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
+                       and len(app.hub.evidence) == 2)
+        app.action_reset_zoom()
+        await app.show_evidence("E1", focus=False)
+        chart = app.query_one("#panel-E1", MetricPanel)
+        marks = change_marks(app.hub.evidence.get("E2").payload)  # type: ignore[union-attr]
+        assert chart.span is not None
+        inside = [(t, what) for t, what in marks if chart.span[0] <= t <= chart.span[1]]
+        assert inside, "the scenario's rollout falls inside the 2 h chart"
+        assert chart.changes == sorted(marks)
+        note = str(chart.query_one(".panel-note").render())
+        t, what = inside[0]
+        assert f"{_hhmm(t)} {what}" in note and "user-api" in note
+
+
+async def test_anomaly_and_golden_signal_items_are_charted(demo_bundle: Path) -> None:
+    from obsbench.tui.widgets.panels import _epoch, _hhmm
+
+    plan = [("metrics_find_anomalies", {}),
+            ("metrics_get_service_golden_signals", {"service": "user-api"})]
+    app = make_app(bundle_scope(demo_bundle), plan=plan, question="why?")
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
+                       and len(app.hub.evidence) == 2)
+        app.action_reset_zoom()
+        await app.show_evidence("E1", focus=False)
+        chart = app.query_one("#panel-E1", MetricPanel)
+        anomalies = app.hub.evidence.get("E1").payload["anomalies"]  # type: ignore[union-attr]
+        assert chart.series and len(chart.series) == min(len(anomalies), 6)
+        top = anomalies[0]
+        assert chart.series[0][0].startswith(f"{top['service']} {top['signal']}")
+        assert len(chart.series[0][1]) == sum(1 for _, v in top["points"] if v is not None)
+        onsets = sorted({_epoch(a["onset"]) for a in anomalies if a.get("onset")})
+        assert onsets and chart.marks[0] == onsets[0]  # the earliest onset is marked
+        assert f"onset {_hhmm(onsets[0])}" in str(chart.query_one(".panel-note").render())
+        await app.show_evidence("E2", focus=False)
+        golden = app.query_one("#panel-E2", MetricPanel)
+        keys = {sig["key"] for sig in app.hub.evidence.get("E2").payload["signals"]}  # type: ignore[union-attr]
+        assert golden.series and {label.split(" ")[0] for label, _, _ in golden.series} <= keys

@@ -134,3 +134,26 @@ def test_transcript_export_flags_unresolved_citations(tmp_path: Path) -> None:
     assert "- query: `service=a`" in md and "2 of 3 lines shown" in md
     path = t.export(tmp_path / "s.json", list(store))
     assert '"search_logs"' in path.read_text()
+
+
+def test_zoom_window_only_narrows_and_clips_to_the_chart() -> None:
+    from obsbench.tui.widgets.panels import onset_time, time_window, zoom_window
+
+    assert zoom_window((10.0, 20.0), 0.0, 100.0) == (10.0, 20.0)
+    assert zoom_window((-5.0, 20.0), 0.0, 100.0) == (0.0, 20.0)  # clipped to the chart
+    assert zoom_window((-5.0, 200.0), 0.0, 100.0) is None  # not narrower: no zoom
+    assert zoom_window((150.0, 200.0), 0.0, 100.0) is None  # outside: no zoom
+    assert zoom_window(None, 0.0, 100.0) is None
+    assert onset_time([30.0, 10.0, 20.0]) == 10.0 and onset_time([]) is None
+    assert time_window({"start": "2026-01-01T00:00:00Z", "end": "2026-01-01T01:00:00Z"}) == \
+        (1767225600.0, 1767229200.0)
+    assert time_window({"start": "2026-01-01T01:00:00Z", "end": "2026-01-01T00:00:00Z"}) is None
+
+
+def test_template_regex_matches_the_first_line_of_a_pattern() -> None:
+    from obsbench.tui.widgets.panels import template_regex
+
+    rx = template_regex("<*> ERROR [app] handling GET <*> | TimeoutError: pool <*> reached")
+    assert rx.search("2026-03-10 14:00:09,340 ERROR [app] handling GET /v1/users/7")
+    assert not rx.search("2026-03-10 14:00:09,340 WARNING [app] handling GET /v1/users/7")
+    assert template_regex("took <*> ms (p99)").search("slow: took 12 ms (p99)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -43,7 +44,15 @@ from obsbench.tui.themes import load_themes
 from obsbench.tui.transcript import Transcript
 from obsbench.tui.widgets.chat import ChatPane, human_size
 from obsbench.tui.widgets.evidence_list import EvidenceList
-from obsbench.tui.widgets.panels import Panel, build_panel
+from obsbench.tui.widgets.panels import (
+    LogPanel,
+    MetricPanel,
+    Panel,
+    PatternsPanel,
+    build_panel,
+    change_marks,
+    time_window,
+)
 from obsbench.tui.widgets.status import StatusBar, StatusInfo
 from obsbench_servers.common.errors import ObsbenchError
 
@@ -55,6 +64,9 @@ DEFAULT_QUESTION = ("Investigate the current incident: what is wrong, since when
                     "the root cause?")
 HubFactory = Callable[[Any], "Hub"]
 InvestigatorFactory = Callable[["Hub"], Investigator]
+# ``anthropic:MODEL`` -> (status label, factory, reason); raises ObsbenchError when unusable.
+AgentSwitcher = Callable[[str], tuple[str, InvestigatorFactory, str]]
+AGENT_SPECS = ("offline", "anthropic", "openai")
 
 
 def health_summary(results: list[Any]) -> str:
@@ -118,6 +130,7 @@ class WorkbenchApp(App[None]):
         Binding("question_mark,f1", "help", "help"),
         Binding("colon", "command", "command bar"),
         Binding("y", "raw_json", "raw JSON of the shown evidence"),
+        Binding("z", "reset_zoom", "metric charts: show their whole range"),
         Binding("ctrl+e", "export('md')", "export markdown"),
         Binding("ctrl+j", "export('json')", "export JSON", show=False),
         Binding("ctrl+t", "next_tab", "next tab (narrow layout)"),
@@ -140,8 +153,10 @@ class WorkbenchApp(App[None]):
         timings: bool = True,
         export_dir: Path | None = None,
         health_check: Callable[[], list[Any]] | None = None,
+        agent_switcher: AgentSwitcher | None = None,
     ) -> None:
         super().__init__()
+        self.agent_switcher = agent_switcher
         self.hub_factory = hub_factory
         self.investigator_factory = investigator_factory
         self.hub: Hub | None = None
@@ -149,6 +164,8 @@ class WorkbenchApp(App[None]):
         self.initial_notices = list(notices or [])
         self.timings = timings
         self.export_dir = export_dir
+        self.cited_window: tuple[float, float] | None = None
+        self.marked_template: str | None = None
         self.health_check = health_check
         self.transcript = Transcript(profile=profile, agent=agent)
         self.status = StatusInfo(profile=profile, backends=backends, agent=agent)
@@ -320,8 +337,9 @@ class WorkbenchApp(App[None]):
         keys = [(b.key.replace("question_mark", "?").replace("colon", ":"), b.description)
                 for b in self.BINDINGS if isinstance(b, Binding)]
         keys += [("/", "filter the log panel"), ("t", "log timestamps on/off"),
+                 ("w", "log line wrap on/off"),
                  ("enter", "expand a collapsed span group / show the selected evidence"),
-                 ("ctrl+p", "command palette (export, theme, help)")]
+                 ("ctrl+p", "command palette (export, agent, theme, help)")]
         self.push_screen(HelpScreen(keys))
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
@@ -333,6 +351,15 @@ class WorkbenchApp(App[None]):
         yield SystemCommand("Post-mortem", "a cited post-mortem of the last investigation",
                             self.action_postmortem)
         yield SystemCommand("Help", "keys and commands", self.action_help)
+        if self.agent_switcher is not None:
+            for spec in AGENT_SPECS:
+                yield SystemCommand(f"Agent: {spec}", f"investigate with {spec} from now on "
+                                    f"(a model: :agent {spec}:MODEL)",
+                                    partial(self._palette_agent, spec))
+        for name in sorted(self.available_themes):
+            if name.startswith("obsbench"):
+                yield SystemCommand(f"Theme: {name}", "switch the colour theme",
+                                    partial(setattr, self, "theme", name))
 
     # -- commands --------------------------------------------------------------------------------
     async def run_command_line(self, line: str) -> None:
@@ -358,6 +385,8 @@ class WorkbenchApp(App[None]):
             self.action_export(fmt, path)
         elif cmd.action == "postmortem":
             self.action_postmortem()
+        elif cmd.action == "agent":
+            await self.switch_agent(cmd.args[0] if cmd.args else "")
         elif cmd.action == "theme":
             name = cmd.args[0] if cmd.args else ""
             if name in self.available_themes:
@@ -564,8 +593,20 @@ class WorkbenchApp(App[None]):
         self._list_evidence(ev)
         switcher = self.query_one("#panels", ContentSwitcher)
         panel_id = f"panel-{ev.id}"
+        if ev.kind != "series":
+            # The cited window: metric charts zoom to it when it is narrower than theirs.
+            self.cited_window = time_window(ev.time_range)
         if not switcher.query(f"#{panel_id}"):
             await switcher.mount(build_panel(ev, id=panel_id))
+        changes = self._change_marks()
+        for chart in switcher.query(MetricPanel):
+            chart.set_changes(changes)
+            chart.zoom(self.cited_window)
+        shown = switcher.query_one(f"#{panel_id}", Panel)
+        if isinstance(shown, PatternsPanel):
+            self.mark_pattern(shown.current_template)
+        elif isinstance(shown, LogPanel) and self.marked_template:
+            shown.mark(self.marked_template)
         switcher.current = panel_id
         self.shown_evidence = ev.id
         self.query_one(EvidenceList).select_id(ev.id)
@@ -577,6 +618,56 @@ class WorkbenchApp(App[None]):
             if target is not None:
                 target.focus()
         return True
+
+    def _palette_agent(self, spec: str) -> None:
+        self.run_worker(self.switch_agent(spec), group="agent", exit_on_error=False)
+
+    async def switch_agent(self, spec: str) -> bool:
+        """Investigate with another agent or model from the next question on."""
+        if self.agent_switcher is None:
+            await self._notice("this session cannot switch agents", "warning")
+            return False
+        if self.status.state != "idle":
+            await self._notice("an investigation is running: esc cancels it first", "warning")
+            return False
+        if not spec:
+            await self._notice("which agent? " + ", ".join(AGENT_SPECS)
+                               + " (optionally :MODEL)", "warning")
+            return False
+        try:
+            label, factory, reason = self.agent_switcher(spec)
+        except ObsbenchError as exc:
+            await self._notice(f"cannot switch to {spec}: {exc.message}"
+                               + (f" — {exc.hint}" if exc.hint else ""), "warning")
+            return False
+        self.investigator_factory = factory
+        self.status.agent = label
+        self.transcript.agent = label
+        self.query_one(StatusBar).show(self.status)
+        await self._notice(f"agent: {label}" + (f" ({reason})" if reason else ""), "info")
+        return True
+
+    def on_patterns_panel_selected(self, event: PatternsPanel.Selected) -> None:
+        self.mark_pattern(event.template)
+
+    def mark_pattern(self, template: str | None) -> None:
+        """Mark the lines of the pattern in every log panel (the patterns item is focused)."""
+        self.marked_template = template
+        for panel in self.query(LogPanel):
+            panel.mark(template)
+
+    def _change_marks(self) -> list[tuple[float, str]]:
+        """Deploys and config changes of every changes item: markers on the metric charts."""
+        if self.hub is None:
+            return []
+        return sorted({m for ev in self.hub.evidence if ev.kind == "changes"
+                       and not ev.is_error for m in change_marks(ev.payload)})
+
+    def action_reset_zoom(self) -> None:
+        """Forget the cited window: every metric chart shows its whole range again."""
+        self.cited_window = None
+        for chart in self.query(MetricPanel):
+            chart.zoom(None)
 
     def action_raw_json(self) -> None:
         ev = (self.hub.evidence.get(self.shown_evidence)

@@ -48,9 +48,10 @@ USAGE: dict[str, str] = {
     "export": ":export [md|json] [PATH]          transcript and evidence to a file",
     "postmortem": ":postmortem                       cited post-mortem of the last answer",
     "theme": ":theme NAME                       switch colour theme",
+    "agent": ":agent offline|anthropic|openai[:MODEL]  investigate with another agent",
     "help": ":help                             keys and commands",
 }
-_APP = ("export", "theme", "help", "postmortem")
+_APP = ("export", "theme", "help", "postmortem", "agent")
 
 
 def _value(text: str) -> Any:

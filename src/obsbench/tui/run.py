@@ -39,6 +39,12 @@ def build_app(scope: Scope, choice: AgentChoice, agent_config: AgentConfig, ui: 
 
         return build_investigator(choice, hub, agent_config)
 
+    def agent_switcher(spec: str) -> tuple[str, Any, str]:
+        from obsbench.agent.select import build_investigator, select_agent  # noqa: PLC0415
+
+        new = select_agent(spec, agent_config)  # ConfigError (with the fix) when unusable
+        return new.label, lambda hub: build_investigator(new, hub, agent_config), new.reason
+
     def health_check() -> list[Any]:
         from obsbench_servers.common.health import check_many  # noqa: PLC0415
 
@@ -48,7 +54,8 @@ def build_app(scope: Scope, choice: AgentChoice, agent_config: AgentConfig, ui: 
         hub_factory, investigator_factory, profile=scope.name,
         backends=describe_backends(scope), agent=choice.label, question=question,
         notices=([choice.reason] if choice.reason else []) + list(notices or []),
-        theme=ui.theme, user_themes=user_themes_dir(ui.themes_dir), health_check=health_check)
+        theme=ui.theme, user_themes=user_themes_dir(ui.themes_dir), health_check=health_check,
+        agent_switcher=agent_switcher)
 
 
 def run_tui(scope: Scope, choice: AgentChoice, agent_config: AgentConfig, ui: UIConfig, *,

@@ -3,12 +3,14 @@
 ``build_panel(evidence)`` picks the panel: a metric chart for range-query series,
 the virtualised log view for log lines, a span-tree waterfall for a trace, a table
 for alerts and incidents, a timeline for changes, and the text the model saw for
-anything else (golden signals, patterns, errors...). ``y`` shows the raw JSON.
+anything else (golden signals, errors...); a
+table for error patterns. ``y`` shows the raw JSON.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -16,6 +18,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import DataTable, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -41,6 +44,13 @@ def _epoch(value: Any) -> float | None:
         except ValueError:
             return None
     return None
+
+
+def time_window(time_range: dict[str, Any] | None) -> tuple[float, float] | None:
+    """An evidence item's resolved time range as epoch seconds, or None."""
+    tr = time_range or {}
+    lo, hi = _epoch(tr.get("start")), _epoch(tr.get("end"))
+    return (lo, hi) if lo is not None and hi is not None and hi > lo else None
 
 
 def header_text(ev: Evidence, extra: str = "") -> Text:
@@ -110,47 +120,163 @@ def matrix_series(payload: dict[str, Any]) -> list[tuple[str, list[float], list[
     return out
 
 
+def _points(label: str, points: list[Any]) -> tuple[str, list[float], list[float]]:
+    ts: list[float] = []
+    vs: list[float] = []
+    for pt in points or []:
+        try:
+            t, v = float(pt[0]), float(pt[1])
+        except (TypeError, ValueError, IndexError):
+            continue  # null values (NaN, inf on the server) are gaps
+        if not math.isnan(v):
+            ts.append(t)
+            vs.append(v)
+    return label, ts, vs
+
+
+def chart_series(payload: dict[str, Any]) -> list[tuple[str, list[float], list[float]]]:
+    """The series of any chartable payload: a Prometheus matrix, the anomalies of
+    find_anomalies or the golden signals of get_service_golden_signals (their points)."""
+    if (payload.get("prometheus") or {}).get("resultType") == "matrix":
+        return matrix_series(payload)
+    out = []
+    for a in payload.get("anomalies") or []:
+        out.append(_points(f"{a.get('service', '')} {a.get('signal', '')}"
+                           f" ({a.get('unit') or ''})", a.get("points") or []))
+    for sig in payload.get("signals") or []:
+        for s in sig.get("series") or []:
+            labels = ",".join(f"{v}" for _, v in sorted((s.get("labels") or {}).items()))
+            out.append(_points(f"{sig.get('key', '')} {labels} ({sig.get('unit') or ''})",
+                               s.get("points") or []))
+    return out
+
+
+def is_chartable(payload: dict[str, Any]) -> bool:
+    return any(ts for _, ts, _ in chart_series(payload))
+
+
 def change_times(payload: dict[str, Any]) -> list[float]:
-    """Change points of every series summary (epoch s), for the chart's markers."""
+    """Change points of every series summary and anomaly onsets (epoch s): the markers."""
     times: list[float] = []
-    for s in payload.get("summaries") or []:
+    summaries = list(payload.get("summaries") or [])
+    summaries += [s.get("summary") or {} for sig in payload.get("signals") or []
+                  for s in sig.get("series") or []]
+    for s in summaries:
         for c in s.get("change_points") or []:
             t = _epoch(c.get("t", c.get("time")))
             if t is not None:
                 times.append(t)
+    for a in payload.get("anomalies") or []:
+        t = _epoch(a.get("onset"))
+        if t is not None:
+            times.append(t)
     return sorted(set(times))
 
 
+def onset_time(marks: list[float]) -> float | None:
+    """The earliest change point: where the chart's story starts (marked ``onset``)."""
+    return min(marks) if marks else None
+
+
+def zoom_window(window: tuple[float, float] | None, lo: float, hi: float,
+                ) -> tuple[float, float] | None:
+    """The part of ``window`` inside the chart's [lo, hi], or None when it is not narrower
+    (zooming to a window as wide as the chart, or outside it, would show nothing new)."""
+    if window is None or hi <= lo:
+        return None
+    a, b = max(window[0], lo), min(window[1], hi)
+    if b <= a or (a <= lo and b >= hi):
+        return None
+    return a, b
+
+
 class MetricPanel(Panel):
-    """Several series on a real time axis, change points marked, with a legend."""
+    """Several series on a real time axis, onset and change points marked, with a legend;
+    zoomed to the cited window when a narrower item is selected (``z`` resets)."""
+
+    def __init__(self, evidence: Evidence, **kwargs: Any) -> None:
+        super().__init__(evidence, **kwargs)
+        self.series = chart_series(evidence.payload)[:MAX_SERIES]
+        xs = [t for _, ts, _ in self.series for t in ts]
+        self.span: tuple[float, float] | None = (min(xs), max(xs)) if xs else None
+        self.marks = change_times(evidence.payload)
+        self.zoomed: tuple[float, float] | None = None
+        self.changes: list[tuple[float, str]] = []  # deploys and config changes (time, what)
 
     def body(self) -> ComposeResult:
         from textual_plotext import PlotextPlot  # noqa: PLC0415 - heavy, only when charted
 
-        series = matrix_series(self.evidence.payload)
-        shown = series[:MAX_SERIES]
-        note = f"{len(shown)} of {len(series)} series plotted" if len(series) > len(shown) else ""
-        marks = change_times(self.evidence.payload)
-        if marks:
-            note = "; ".join(filter(None, [note, "change points: " +
-                                           ", ".join(_hhmm(t) for t in marks[:6])]))
-        if note:
-            yield Static(note, classes="panel-note")
+        yield Static(self._note(), classes="panel-note")
         plot = PlotextPlot(classes="metric-plot")
+        self._draw(plot)
+        yield plot
+
+    def _note(self) -> str:
+        total = len(chart_series(self.evidence.payload))
+        parts = [f"{len(self.series)} of {total} series plotted"
+                 if total > len(self.series) else ""]
+        onset = onset_time(self.marks)
+        if onset is not None:
+            parts.append(f"onset {_hhmm(onset)} (magenta); change points: "
+                         + ", ".join(_hhmm(t) for t in self.marks[:6]) + " (red)")
+        lo, hi = self.zoomed or self.span or (0.0, 0.0)
+        inside = [(t, what) for t, what in self.changes if lo <= t <= hi]
+        if inside:
+            parts.append("changes: " + ", ".join(f"{_hhmm(t)} {what}" for t, what in inside[:4])
+                         + (f" (+{len(inside) - 4})" if len(inside) > 4 else "") + " (blue)")
+        if self.zoomed:
+            parts.append(f"zoomed to {_hhmm(self.zoomed[0])}..{_hhmm(self.zoomed[1])} "
+                         "(z resets)")
+        return "; ".join(filter(None, parts)) or "no change points"
+
+    def _draw(self, plot: Any) -> None:
         plt = plot.plt
-        xs_all = [t for _, ts, _ in shown for t in ts]
-        for label, ts, vs in shown:
-            if ts:
-                plt.plot(ts, vs, label=label[:40], marker="braille")
-        if xs_all:
-            lo, hi = min(xs_all), max(xs_all)
+        plt.clear_data()
+        plt.clear_figure()
+        lo, hi = self.zoomed or self.span or (0.0, 0.0)
+        for label, ts, vs in self.series:
+            pts = [(t, v) for t, v in zip(ts, vs, strict=True) if lo <= t <= hi]
+            if pts:
+                plt.plot([t for t, _ in pts], [v for _, v in pts], label=label[:40],
+                         marker="braille")
+        if self.span:
+            plt.xlim(lo, hi)
             ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
             plt.xticks(ticks, [_hhmm(t) for t in ticks])
-            for t in marks:
+            onset = onset_time(self.marks)
+            for t in self.marks:
                 if lo <= t <= hi:
-                    plt.vline(t, "red")
+                    plt.vline(t, "magenta" if t == onset else "red")
+            for t, _ in self.changes:
+                if lo <= t <= hi:
+                    plt.vline(t, "blue")
         plt.xlabel("time (UTC)")
-        yield plot
+        plot.refresh()
+
+    def set_changes(self, changes: list[tuple[float, str]]) -> bool:
+        """Mark deploys and config changes on the chart's time axis; True when redrawn."""
+        changes = sorted(changes)
+        if changes == self.changes:
+            return False
+        self.changes = changes
+        self._redraw()
+        return True
+
+    def _redraw(self) -> None:
+        if self.is_mounted:
+            from textual_plotext import PlotextPlot  # noqa: PLC0415
+
+            self._draw(self.query_one(PlotextPlot))
+            self.query_one(".panel-note", Static).update(self._note())
+
+    def zoom(self, window: tuple[float, float] | None) -> bool:
+        """Zoom the x axis to ``window`` (None resets); True when the view changed."""
+        target = zoom_window(window, *self.span) if self.span and window else None
+        if target == self.zoomed:
+            return False
+        self.zoomed = target
+        self._redraw()
+        return True
 
 
 # -- logs ----------------------------------------------------------------------------------------
@@ -196,6 +322,63 @@ class LogPanel(Panel):
             if not event.value:
                 event.input.display = False
             self.view.focus()
+
+
+    def mark(self, template: str | None) -> int:
+        """Highlight the lines of one error pattern (None clears); returns how many."""
+        count = self.view.set_mark(template_regex(template) if template else None)
+        self.query_one(".panel-header", Static).update(
+            header_text(self.evidence, f"pattern {template!r}: {count:,} lines marked ▌"
+                        if template else ""))
+        return count
+
+
+def template_regex(template: str) -> re.Pattern[str]:
+    """A pattern's template (``<*>`` for variables) as a regex over log messages.
+
+    Multi-line events (tracebacks) are mined with their lines joined by `` | ``; a log
+    row shows the event's first line, so the template's first line is what is matched.
+    """
+    first = template.split(" | ", 1)[0]
+    pieces = [r"\s+".join(re.escape(w) for w in piece.split())
+              for piece in first.split("<*>")]
+    return re.compile(".*?".join(pieces))
+
+
+class PatternsPanel(Panel):
+    """Error patterns, most frequent first; the highlighted one is marked in log panels."""
+
+    class Selected(Message):
+        """The pattern under the cursor changed (``template`` None: no patterns)."""
+
+        def __init__(self, template: str | None) -> None:
+            super().__init__()
+            self.template = template
+
+    def body(self) -> ComposeResult:
+        p = self.evidence.payload
+        new, surging = set(p.get("new") or []), set(p.get("surging") or [])
+        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True,
+                                          classes="patterns-table")
+        table.add_columns("count", "", "services", "template")
+        for pat in p.get("patterns") or []:
+            pid = str(pat.get("id") or "")
+            flag = "new" if pid in new else "surging" if pid in surging else ""
+            table.add_row(f"{int(pat.get('count') or 0):,}", flag,
+                          ", ".join(pat.get("services") or []),
+                          str(pat.get("template") or ""), key=pid)
+        yield table
+
+    @property
+    def current_template(self) -> str | None:
+        patterns = self.evidence.payload.get("patterns") or []
+        table = self.query_one(DataTable)
+        row = table.cursor_row
+        return str(patterns[row].get("template")) if 0 <= row < len(patterns) else None
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.post_message(self.Selected(self.current_template))
 
 
 # -- traces --------------------------------------------------------------------------------------
@@ -347,6 +530,16 @@ def timeline_mark(t: float | None, lo: float, hi: float, width: int = 24) -> str
     return "·" * pos + "▲" + "·" * (width - 1 - pos)
 
 
+def change_marks(payload: dict[str, Any]) -> list[tuple[float, str]]:
+    """``(epoch s, "rollout user-api")`` per change of a changes payload, for chart markers."""
+    out = []
+    for c in payload.get("changes") or []:
+        t = _epoch(c.get("time"))
+        if t is not None:
+            out.append((t, f"{c.get('kind') or 'change'} {c.get('workload') or ''}".strip()))
+    return out
+
+
 class ChangesPanel(Panel):
     """Deploys, config edits, scaling and events on the evidence's time axis, newest first."""
 
@@ -373,7 +566,7 @@ def build_panel(ev: Evidence, **kwargs: Any) -> Panel:
     cls: type[Panel] = TextPanel
     if ev.is_error:
         cls = TextPanel
-    elif ev.kind == "series" and (p.get("prometheus") or {}).get("resultType") == "matrix":
+    elif ev.kind == "series" and is_chartable(p):
         cls = MetricPanel
     elif ev.kind == "logs" and isinstance(p.get("lines"), list):
         cls = LogPanel
@@ -384,4 +577,6 @@ def build_panel(ev: Evidence, **kwargs: Any) -> Panel:
         cls = AlertsPanel
     elif ev.kind == "changes" and isinstance(p.get("changes"), list):
         cls = ChangesPanel
+    elif ev.kind == "patterns" and isinstance(p.get("patterns"), list):
+        cls = PatternsPanel
     return cls(ev, **kwargs)
