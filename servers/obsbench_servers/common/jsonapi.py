@@ -133,3 +133,15 @@ def call_json(
         raise failure
     assert last is not None  # the loop either returns or raises
     raise last
+
+
+def get_optional(client: httpx.Client, backend: BackendBase, url: str, *, what: str,
+                 params: Any = None) -> tuple[JsonResponse | None, str]:
+    """GET ``url``: the answer, or (None, what the 404 said) — a missing resource (an
+    unknown trace, an endpoint an older version lacks) is an answer, not a failure."""
+    try:
+        return call_json(client, backend, "GET", url, what=what, params=params), ""
+    except RequestFailedError as exc:
+        if exc.status == 404:
+            return None, exc.message
+        raise

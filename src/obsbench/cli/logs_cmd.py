@@ -8,47 +8,26 @@ input order, so accuracy can be scored).
 
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from obsbench.cli.options import AtOpt, BundleOpt, EndOpt, JsonOpt, ProfileOpt, SinceOpt, StartOpt
+from obsbench.cli.options import (
+    AtOpt,
+    BundleOpt,
+    EndOpt,
+    JsonOpt,
+    ProfileOpt,
+    SinceOpt,
+    StartOpt,
+    since_window,
+)
 from obsbench.cli.output import EXIT_USAGE, fail, print_json
 
 app = typer.Typer(help="Search and summarise logs (the logs MCP server's tools).",
                   no_args_is_help=True)
-
-_ABSOLUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T|^\d+(\.\d+)?$")
-
-
-def _window(since: str | None, start: str | None, end: str | None) -> tuple[str | None,
-                                                                           str | None]:
-    """--since becomes a start relative to --end (or now)."""
-    if since and start:
-        fail("give either --start or --since, not both", None, EXIT_USAGE)
-    if not since:
-        return start, end
-    from obsbench_servers.common.timeutil import (
-        TimeParseError,
-        ns_to_rfc3339,
-        parse_duration_ns,
-        parse_time_ns,
-    )
-
-    try:
-        delta = parse_duration_ns(since)
-        if end is None:
-            return f"now-{since}", None
-        if not _ABSOLUTE.match(end):
-            fail("--since with a relative --end is ambiguous", "give --start and --end",
-                 EXIT_USAGE)
-        end_ns = parse_time_ns(end)
-        return ns_to_rfc3339(end_ns - delta), end
-    except TimeParseError as exc:
-        fail(str(exc), None, EXIT_USAGE)
 
 
 def _run(tool: str, args: dict[str, Any], profile: str | None, bundle: Path | None,
@@ -76,7 +55,7 @@ def search(
     """Search log lines; reports total matched vs shown."""
     if direction not in ("backward", "forward"):
         fail(f"--direction must be backward or forward (got {direction!r})", None, EXIT_USAGE)
-    start, end = _window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("search_logs", {"query": query, "service": service, "level": level,
                          "contains": contains, "regex": regex, "limit": limit,
                          "direction": direction, "start": start, "end": end},
@@ -134,7 +113,7 @@ def patterns(
         return
     if per_line:
         fail("--per-line needs --file", None, EXIT_USAGE)
-    start, end = _window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("get_error_patterns", {"service": service, "baseline": baseline, "level": level,
                                 "all_lines": all_lines, "top": top, "start": start,
                                 "end": end}, profile, bundle, at, as_json)
@@ -161,7 +140,7 @@ def volume(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Log volume anomalies per service and level: spikes, drops, silence."""
-    start, end = _window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("get_log_volume_anomalies", {"service": service, "step": step, "start": start,
                                       "end": end}, profile, bundle, at, as_json)
 
@@ -174,6 +153,6 @@ def stacktraces(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Stack traces grouped by exception type and top frames."""
-    start, end = _window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("extract_stack_traces", {"service": service, "query": query, "start": start,
                                   "end": end}, profile, bundle, at, as_json)

@@ -9,46 +9,25 @@ against Prometheus keep working; the other commands print the structured content
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from obsbench.cli.options import AtOpt, BundleOpt, EndOpt, JsonOpt, ProfileOpt, SinceOpt, StartOpt
+from obsbench.cli.options import (
+    AtOpt,
+    BundleOpt,
+    EndOpt,
+    JsonOpt,
+    ProfileOpt,
+    SinceOpt,
+    StartOpt,
+    since_window,
+)
 from obsbench.cli.output import EXIT_USAGE, fail
 
 app = typer.Typer(help="PromQL, golden signals, anomalies and alerts (the metrics MCP server).",
                   no_args_is_help=True)
-
-_ABSOLUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T|^\d+(\.\d+)?$")
-
-
-def window(since: str | None, start: str | None, end: str | None
-           ) -> tuple[str | None, str | None]:
-    """``--since D`` becomes a start D before ``--end`` (or before "now": the bundle's end,
-    ``--at``, or the clock, resolved by the server)."""
-    if since and start:
-        fail("give either --start or --since, not both", None, EXIT_USAGE)
-    if not since:
-        return start, end
-    from obsbench_servers.common.timeutil import (
-        TimeParseError,
-        ns_to_rfc3339,
-        parse_duration_ns,
-        parse_time_ns,
-    )
-
-    try:
-        delta = parse_duration_ns(since)
-        if end is None:
-            return f"now-{since}", None
-        if not _ABSOLUTE.match(end.strip()):
-            fail("--since with a relative --end is ambiguous", "give --start and --end",
-                 EXIT_USAGE)
-        return ns_to_rfc3339(parse_time_ns(end) - delta, precision="nanoseconds"), end
-    except TimeParseError as exc:
-        fail(str(exc), None, EXIT_USAGE)
 
 
 def _prometheus_data(structured: dict[str, Any]) -> Any:
@@ -85,7 +64,7 @@ def range_(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Evaluate PromQL over a time range (--json: the Prometheus API data object)."""
-    start, end = window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("query_range", {"expr": expr, "start": start, "end": end, "step": step},
          profile, bundle, at, as_json, prometheus_json=True)
 
@@ -119,7 +98,7 @@ def compare(
     """Compare a window with a baseline window (previous period, or N days before)."""
     if bool(expr) == bool(service):
         fail("give exactly one of --expr or --service", None, EXIT_USAGE)
-    start, end = window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("compare_time_periods", {"expr": expr, "service": service, "start": start, "end": end,
                                   "baseline": baseline}, profile, bundle, at, as_json)
 
@@ -163,7 +142,7 @@ def labels(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Values of a label."""
-    start, end = window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("label_values", {"label": label, "match": match, "limit": limit, "start": start,
                           "end": end}, profile, bundle, at, as_json)
 

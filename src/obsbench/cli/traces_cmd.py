@@ -7,46 +7,24 @@ structured content, e.g. the whole span tree for ``show``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from obsbench.cli.options import AtOpt, BundleOpt, EndOpt, JsonOpt, ProfileOpt, SinceOpt, StartOpt
-from obsbench.cli.output import EXIT_USAGE, fail
+from obsbench.cli.options import (
+    AtOpt,
+    BundleOpt,
+    EndOpt,
+    JsonOpt,
+    ProfileOpt,
+    SinceOpt,
+    StartOpt,
+    since_window,
+)
 
 app = typer.Typer(help="Find, read and compare traces (the traces MCP server's tools).",
                   no_args_is_help=True)
-
-_ABSOLUTE = re.compile(r"^\d{4}-\d{2}-\d{2}T|^\d+(\.\d+)?$")
-
-
-def window(since: str | None, start: str | None, end: str | None
-           ) -> tuple[str | None, str | None]:
-    """``--since D`` becomes a start D before ``--end`` (or before "now", resolved by the server,
-    which is the bundle's end or ``--at``)."""
-    if since and start:
-        fail("give either --start or --since, not both", None, EXIT_USAGE)
-    if not since:
-        return start, end
-    from obsbench_servers.common.timeutil import (
-        TimeParseError,
-        ns_to_rfc3339,
-        parse_duration_ns,
-        parse_time_ns,
-    )
-
-    try:
-        delta = parse_duration_ns(since)
-        if end is None:
-            return f"now-{since}", None
-        if not _ABSOLUTE.match(end.strip()):
-            fail("--since with a relative --end is ambiguous", "give --start and --end",
-                 EXIT_USAGE)
-        return ns_to_rfc3339(parse_time_ns(end) - delta, precision="nanoseconds"), end
-    except TimeParseError as exc:
-        fail(str(exc), None, EXIT_USAGE)
 
 
 def _run(tool: str, args: dict[str, Any], profile: str | None, bundle: Path | None,
@@ -69,7 +47,7 @@ def slow(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Slowest requests of a service, with the window's latency distribution."""
-    start, end = window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("find_slow_traces", {"service": service, "latency_threshold": threshold,
                               "operation": operation, "limit": limit, "start": start,
                               "end": end}, profile, bundle, at, as_json)
@@ -83,7 +61,7 @@ def errors(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Traces with errors, and the spans where the errors originate."""
-    start, end = window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("find_error_traces", {"service": service, "limit": limit, "start": start, "end": end},
          profile, bundle, at, as_json)
 
@@ -133,7 +111,7 @@ def deps(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Call graph: calls, error ratios and latency per edge."""
-    start, end = window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("get_service_dependencies", {"service": service, "start": start, "end": end},
          profile, bundle, at, as_json)
 
@@ -148,7 +126,7 @@ def breakdown(
     since: SinceOpt = None, start: StartOpt = None, end: EndOpt = None, at: AtOpt = None,
 ) -> None:
     """Latency per request by downstream service and operation, vs a baseline window."""
-    start, end = window(since, start, end)
+    start, end = since_window(since, start, end)
     _run("get_latency_breakdown", {"service": service, "operation": operation, "start": start,
                                    "end": end, "baseline_start": baseline_start,
                                    "baseline_end": baseline_end}, profile, bundle, at, as_json)

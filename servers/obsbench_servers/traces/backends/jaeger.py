@@ -28,8 +28,8 @@ import orjson
 
 from obsbench_servers.common.backend import JaegerBackend
 from obsbench_servers.common.errors import BackendError, NotFoundError
-from obsbench_servers.common.http import RequestFailedError, build_client
-from obsbench_servers.common.jsonapi import JsonResponse, call_json
+from obsbench_servers.common.http import build_client
+from obsbench_servers.common.jsonapi import JsonResponse, call_json, get_optional
 from obsbench_servers.common.timeutil import ns_to_rfc3339
 from obsbench_servers.traces.backend import (
     DependencyCount,
@@ -95,12 +95,7 @@ class JaegerTraces:
 
     def _get_optional(self, path: str, params: Any = None) -> tuple[JsonResponse | None, str]:
         """The answer, or (None, what the 404 said): Jaeger's 404 bodies may be JSON or text."""
-        try:
-            return self._get(path, params), ""
-        except RequestFailedError as exc:
-            if exc.status == 404:
-                return None, exc.message
-            raise
+        return get_optional(self.client, self.backend, path, what="Jaeger", params=params)
 
     @property
     def api(self) -> str:

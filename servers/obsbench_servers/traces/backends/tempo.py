@@ -31,7 +31,7 @@ import httpx
 from obsbench_servers.common.backend import TempoBackend
 from obsbench_servers.common.errors import BackendError, NotFoundError
 from obsbench_servers.common.http import RequestFailedError, build_client
-from obsbench_servers.common.jsonapi import JsonResponse, call_json
+from obsbench_servers.common.jsonapi import JsonResponse, call_json, get_optional
 from obsbench_servers.store.importers._common import SPAN_ID_HEX, TRACE_ID_HEX, BadIdError, hex_id
 from obsbench_servers.traces.backend import (
     DependencyCount,
@@ -120,12 +120,7 @@ class TempoTraces:
 
     def _get_optional(self, path: str, params: Any = None) -> tuple[JsonResponse | None, str]:
         """The answer, or (None, what the 404 said): Tempo's error bodies are plain text."""
-        try:
-            return self._get(path, params), ""
-        except RequestFailedError as exc:
-            if exc.status == 404:
-                return None, exc.message
-            raise
+        return get_optional(self.client, self.backend, path, what="Tempo", params=params)
 
     @property
     def version(self) -> tuple[int, ...] | None:
