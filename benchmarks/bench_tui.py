@@ -3,16 +3,18 @@
 
 One command:  python benchmarks/bench_tui.py [--lines 100000] [--spans 5000] [--repeat 5]
 
-- cold start: a child process imports the workbench, builds the app (hub on a scenario
-  bundle connecting in its worker) and exits at its first paint; the time is from the
-  child's process creation to the first paint (psutil). Baseline: a one-Static Textual app
-  started the same way.
+- cold start: ``python -m obsbench demo --out BUNDLE --agent offline`` (the real entry:
+  typer, scenario check, scope, config, agent, app) on a real pty at 160x48, timed from
+  the spawn to its first frame on the terminal (the status bar's "connecting": the hub
+  connects in its worker after that). Baseline: a one-Static Textual app on the same
+  pty. Bytecode is cached, as after installation (one untimed warm-up run each).
 - log view: mount a LogPanel on an evidence item of N lines (payload -> rows -> first
   paint) and apply a filter; baseline: Textual's own ``Log`` widget given the same lines.
 - span tree: mount a TracePanel on a synthetic N-span trace (waterfall bars, critical
   path, collapsed repeats); baseline: a Textual ``Tree`` with the same nodes as plain labels.
 
-Headless at 160x48; the median of ``--repeat`` runs. Writes results/tui.json and tui.md.
+Panels: headless at 160x48. The median of ``--repeat`` runs. Writes results/tui.json
+and tui.md.
 Aims (issue 8): cold start under 1 s; log and trace panels under 100 ms once loaded.
 """
 
@@ -20,10 +22,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import os
+import pty
+import select
 import statistics
+import struct
 import subprocess
 import sys
+import tempfile
+import termios
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,48 +42,90 @@ from _harness import write_results
 
 LEVELS = ("debug", "info", "info", "info", "warn", "error")
 
-COLD_CHILD = r"""
-import sys, time, psutil
-kind, bundle = sys.argv[1], sys.argv[2]
-if kind == "baseline":
-    from textual.app import App
-    from textual.widgets import Static
-    class Tiny(App):
-        def compose(self):
-            yield Static("hello")
-    async def first_paint(pilot):
-        await pilot.pause()
-        print(time.time() - psutil.Process().create_time())
-        pilot.app.exit()
-    Tiny().run(headless=True, size=(160, 48), auto_pilot=first_paint)
-else:
-    # What `obsbench demo` does on a terminal: scope, config, agent choice, then the app.
-    from pathlib import Path
-    from obsbench.agent.select import select_agent
-    from obsbench.config import load_config
-    from obsbench.scope import resolve_scope
-    from obsbench.tui.run import build_app
-    scope = resolve_scope(bundle=Path(bundle))
-    cfg = load_config().config
-    app = build_app(scope, select_agent("offline", cfg.agent), cfg.agent, cfg.ui)
-    async def first_paint(pilot):
-        await pilot.pause()
-        print(time.time() - psutil.Process().create_time())
-        app.exit()
-    app.run(headless=True, size=(160, 48), auto_pilot=first_paint)
+BASELINE_APP = r"""
+from textual.app import App
+from textual.widgets import Static
+class Tiny(App):
+    def compose(self):
+        yield Static("hello-first-paint")
+Tiny().run()
 """
+SIZE = (160, 48)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a live process so far (all its threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_frame(cmd: list[str], marker: bytes, pycache: Path,
+                timeout_s: float = 60.0) -> tuple[float, float]:
+    """Seconds from spawning ``cmd`` on a real pty until ``marker`` is on the terminal, and
+    the CPU seconds the process had used by then (less sensitive to other load).
+
+    Timed from the parent (``perf_counter`` around the spawn) and read off the pty the
+    process draws on: what a person sees, with no clock skew between processes and no
+    in-process hook that could be slower or faster than the real driver. Bytecode is
+    cached in ``pycache`` (as after ``pip install``), even where PYTHONDONTWRITEBYTECODE
+    is set: compiling the sources is a once-per-upgrade cost, not the start's.
+    """
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(SIZE[0]),
+           "LINES": str(SIZE[1]), "TEXTUAL": "", "PYTHONPYCACHEPREFIX": str(pycache)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdin=slave, stdout=slave, stderr=slave, env=env,
+                            close_fds=True)
+    os.close(slave)
+    seen = b""
+    try:
+        while time.perf_counter() - t0 < timeout_s:
+            ready, _, _ = select.select([master], [], [], 0.05)
+            if ready:
+                try:
+                    chunk = os.read(master, 1 << 16)
+                except OSError:
+                    break
+                seen += chunk
+                if marker in seen:
+                    return time.perf_counter() - t0, cpu_seconds(proc.pid)
+            elif proc.poll() is not None:
+                break
+        raise RuntimeError(f"{cmd[-1]!r}: no {marker!r} on the terminal; got {seen[-800:]!r}")
+    finally:
+        os.write(master, b"\x11")  # ctrl+q: both apps quit on it
+        deadline = time.perf_counter() + 15
+        while proc.poll() is None and time.perf_counter() < deadline:
+            # Keep reading, so an app still drawing never blocks on a full pty.
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    os.read(master, 1 << 16)
+                except OSError:
+                    break
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
 
 
 def cold_start(bundle: Path, repeat: int) -> dict[str, float]:
+    """The real ``obsbench demo`` entry (``python -m obsbench``) against a one-Static app."""
+    cmds = {
+        "baseline": ([sys.executable, "-c", BASELINE_APP], b"hello-first-paint"),
+        # Exactly what a person types: typer, scenario check, scope, config, agent, app.
+        # "connecting" is the status bar's server state before the hub is up (first frame).
+        "workbench": ([sys.executable, "-m", "obsbench", "demo", "--out", str(bundle),
+                       "--agent", "offline"], b"connecting"),
+    }
     out: dict[str, float] = {}
-    for kind in ("baseline", "workbench"):
-        runs = []
-        for _ in range(repeat):
-            res = subprocess.run([sys.executable, "-c", COLD_CHILD, kind, str(bundle)],
-                                 capture_output=True, text=True, check=True,
-                                 env={**os.environ, "TEXTUAL": ""})
-            runs.append(float(res.stdout.strip().splitlines()[-1]))
-        out[kind] = statistics.median(runs)
+    with tempfile.TemporaryDirectory(prefix="obsbench-pycache-") as tmp:
+        for kind, (cmd, marker) in cmds.items():
+            first_frame(cmd, marker, Path(tmp))  # warm-up: writes the bytecode cache
+            runs = [first_frame(cmd, marker, Path(tmp)) for _ in range(repeat)]
+            out[kind] = statistics.median(wall for wall, _ in runs)
+            out[f"{kind}_cpu"] = statistics.median(cpu for _, cpu in runs)
     return out
 
 
@@ -220,6 +270,8 @@ def main() -> None:
     load = os.getloadavg()
     data = {"lines": args.lines, "spans": args.spans, "repeat": args.repeat,
             "cold_start_s": cold["workbench"], "cold_start_baseline_s": cold["baseline"],
+            "cold_start_cpu_s": cold["workbench_cpu"],
+            "cold_start_baseline_cpu_s": cold["baseline_cpu"],
             **res, "load_avg": list(load)}
 
     def row(name: str, ours: float, base: float, aim: str) -> str:
@@ -230,11 +282,14 @@ def main() -> None:
         f"TUI benchmark ({args.lines:,} log lines, {args.spans:,} spans, median of "
         f"{args.repeat}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f})", "",
         "| measure | obsbench | baseline | ratio | aim |", "|---|---|---|---|---|",
-        row("cold start to first paint (baseline: one-Static Textual app)",
+        row("cold start to first frame, `obsbench demo` on a pty (baseline: one-Static "
+            "Textual app)",
             cold["workbench"], cold["baseline"], "< 1 s"),
+        row("CPU time of that process up to its first frame", cold["workbench_cpu"],
+            cold["baseline_cpu"], ""),
         row("open log evidence (baseline: textual Log.write_lines)", res["log_open_s"],
             res["log_open_baseline_s"], "< 100 ms"),
-        row("filter the log view (baseline: rebuild a Log)", res["log_filter_s"],
+        row("first filter of the opened log view (baseline: rebuild a Log)", res["log_filter_s"],
             res["log_filter_baseline_s"], ""),
         row("open the span tree (baseline: plain textual Tree)", res["trace_open_s"],
             res["trace_open_baseline_s"], "< 100 ms"),

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self, Union
+from urllib.parse import urlsplit
 
 import platformdirs
 import tomlkit
@@ -71,6 +72,7 @@ RESERVED_ENV = frozenset(
         "OBSBENCH_STATE_DIR",
         "OBSBENCH_SHARED",
         "OBSBENCH_SECRETS_STORE",
+        "OBSBENCH_GATE_DIR",
     }
 )
 DOCS = "docs/configuration.md"
@@ -226,6 +228,83 @@ class RedactionConfig(_Strict):
     ip_addresses: bool = False
 
 
+def _check_https(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
+        raise config_error(
+            f"{value!r} is not an https URL",
+            "authorization servers and their keys are reached over TLS only: "
+            'write "https://auth.example.com/..." (a private CA: set ca_file)',
+        )
+    return value.strip()
+
+
+def _check_resource(value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.fragment:
+        raise config_error(
+            f"{value!r} is not a usable resource URI",
+            'the canonical URL MCP clients use for this server, without a fragment, e.g. '
+            '"https://obsbench.example.com/mcp" (RFC 8707)',
+        )
+    if parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost", "::1"):
+        raise config_error(
+            f"{value!r} is plain http on a non-loopback host",
+            "a resource reached beyond this machine is https (behind a TLS proxy)",
+        )
+    return value.strip()
+
+
+JwtAlgorithm = Literal["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384"]
+
+
+def _default_algorithms() -> list[JwtAlgorithm]:
+    return ["RS256", "ES256"]
+
+
+class OAuthServeConfig(_Strict):
+    """OAuth 2.1 resource server settings for ``obsbench serve --transport http``."""
+
+    issuer: Annotated[str, AfterValidator(_check_https)]
+    jwks_url: Annotated[str, AfterValidator(_check_https)]
+    resource: Annotated[str, AfterValidator(_check_resource)] | None = None
+    authorization_servers: list[Annotated[str, AfterValidator(_check_https)]] = Field(
+        default_factory=list
+    )
+    scopes: list[str] = Field(default_factory=list)
+    algorithms: list[JwtAlgorithm] = Field(default_factory=_default_algorithms, min_length=1)
+    leeway_s: NonNegativeFloat = Field(30.0, le=300)
+    jwks_timeout_s: PositiveFloat = Field(5.0, le=60)
+    jwks_cache_s: PositiveFloat = 3600.0
+    jwks_refetch_interval_s: PositiveFloat = 60.0
+    ca_file: ConfigPath | None = None
+
+
+class ServeConfig(_Strict):
+    """How ``obsbench serve --transport http`` authenticates callers for this profile."""
+
+    auth: Literal["none", "bearer", "oauth"] = "none"
+    token_ref: SecretRef | None = None
+    oauth: OAuthServeConfig | None = None
+
+    @model_validator(mode="after")
+    def _mode_complete(self) -> Self:
+        if self.auth == "bearer" and not self.token_ref:
+            raise config_error('auth = "bearer" needs token_ref',
+                               'set token_ref = "keyring:obsbench/serve-token"')
+        if self.auth == "oauth" and self.oauth is None:
+            raise config_error('auth = "oauth" needs an [oauth] table',
+                               "set serve.oauth.issuer and serve.oauth.jwks_url "
+                               f"(see {DOCS}, Serving)")
+        if self.auth != "bearer" and self.token_ref:
+            raise config_error(f"token_ref is set but auth = {self.auth!r}",
+                               'set auth = "bearer", or remove token_ref')
+        if self.auth != "oauth" and self.oauth is not None:
+            raise config_error(f"an [oauth] table is set but auth = {self.auth!r}",
+                               'set auth = "oauth", or remove the table')
+        return self
+
+
 def _check_profile_name(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", value):
         raise config_error(
@@ -255,6 +334,7 @@ class Profile(_Strict):
     allowed_runbook_hosts: list[Annotated[str, AfterValidator(_check_host)]] = Field(
         default_factory=list
     )
+    serve: ServeConfig = Field(default_factory=ServeConfig)
 
     @field_validator("alerts", mode="before")
     @classmethod

@@ -12,6 +12,10 @@ gives all of its servers one ``PseudonymMap`` (in-process: the same object; as
 stdio children: the same key through ``OBSBENCH_PSEUDONYM_KEY``), so a value has
 one token across the investigation, and only the hub, holding the map, can
 ``reveal`` real values for the engineer's own screen.
+
+Rate budgets: stdio children get the hub's gate directory (``OBSBENCH_GATE_DIR``,
+``common/sharedgate.py``), so together they keep each backend's configured rate
+and concurrency, as the in-process servers do.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ from obsbench_servers.common.audit import AuditTrail
 from obsbench_servers.common.context import ServerContext
 from obsbench_servers.common.errors import BadInputError
 from obsbench_servers.common.redact import PseudonymMap, Redactor, attach_redactor
+from obsbench_servers.common.sharedgate import GATE_DIR_ENV, gate_dir
 from obsbench_servers.common.timeutil import now_ns_utc, ns_to_rfc3339
 from obsbench_servers.registry import SERVER_NAMES, build_server
 
@@ -145,7 +150,10 @@ class Hub:
             # The MCP SDK passes a child only a few "safe" variables by default; our own
             # server needs ours: OBSBENCH_* (config, cache, state dirs) and the variables
             # that env: secret references name.
-            env = {**os.environ, "OBSBENCH_PSEUDONYM_KEY": self.pseudonyms.key.hex()}
+            # One rate budget per backend across the children: the same gate directory.
+            gates = gate_dir()
+            env = {**os.environ, "OBSBENCH_PSEUDONYM_KEY": self.pseudonyms.key.hex(),
+                   GATE_DIR_ENV: str(gates) if gates is not None else "off"}
             return StdioServerParameters(command=sys.executable, args=args, env=env)
         url = self.urls.get(name)
         if not url:

@@ -15,8 +15,8 @@ from obsbench.config import Profile, load_config, resolve_profile
 from obsbench_servers.common.backend import LocalBackend
 from obsbench_servers.common.context import ServerContext
 from obsbench_servers.common.errors import ConfigError
+from obsbench_servers.common.manifest import bundle_window_ns  # not the store: no DuckDB
 from obsbench_servers.common.timeutil import parse_time_ns
-from obsbench_servers.store.bundle import Manifest
 
 
 @dataclass
@@ -91,5 +91,5 @@ def _bundle_end(profile: Profile) -> int | None:
     local = next((b for _, b in profile.backends() if isinstance(b, LocalBackend)), None)
     if local is None:
         return None
-    window = Manifest.load(Path(local.bundle).expanduser()).window
-    return window.end_ns if window else None
+    window = bundle_window_ns(Path(local.bundle).expanduser())
+    return window[1] if window else None

@@ -19,9 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import keyring
-from keyring.backends import fail, null
-from keyrings.alt.file import PlaintextKeyring
 from pydantic import SecretStr
 
 from obsbench.paths import state_dir
@@ -66,6 +63,9 @@ def file_store_path() -> Path:
 
 def _file_store() -> Any:
     """keyrings.alt's plaintext backend, kept in the state dir with mode 0600."""
+    # keyring loads on the first secret looked up, not with the config (the TUI's first paint).
+    from keyrings.alt.file import PlaintextKeyring  # noqa: PLC0415
+
     store = PlaintextKeyring()
     store.file_path = str(file_store_path())
     return store
@@ -73,6 +73,9 @@ def _file_store() -> Any:
 
 def system_keyring() -> Any | None:
     """The OS keyring, or None when this machine has none usable (headless)."""
+    import keyring  # noqa: PLC0415 - on first use (see _file_store)
+    from keyring.backends import fail, null  # noqa: PLC0415
+
     try:
         backend = keyring.get_keyring()
     except Exception:  # a broken keyring config must not break obsbench

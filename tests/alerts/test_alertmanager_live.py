@@ -202,10 +202,17 @@ def test_write_without_confirmation_does_nothing(am: LiveServer, elicit: Any) ->
     assert all(x["confirmed_by"] is None and x["reason"] for x in records)
 
 
-def test_model_supplied_confirmation_argument_is_ignored(am: LiveServer) -> None:
+def test_model_supplied_confirmation_argument_is_refused(am: LiveServer) -> None:
+    """A model cannot confirm for the person by inventing an argument: the call is refused
+    before the tool runs, and the refusal names the arguments the tool really takes."""
     srv = create_server(_ctx(am, writes=True))
     r = call(srv, "create_silence", {"matchers": 'alertname="HighErrorRate"', "comment": "x",
                                      "confirmation": {"confirm": True, "name": "the model"}})
+    assert r.is_error and "unknown argument(s) for create_silence: 'confirmation'" in text(r)
+    assert "comment" in text(r) and "matchers" in text(r)
+    assert _silences(am) == []
+    # without the invented argument, the same call still needs a person: not performed
+    r = call(srv, "create_silence", {"matchers": 'alertname="HighErrorRate"', "comment": "x"})
     assert r.is_error and "was not performed" in text(r)
     assert _silences(am) == []
 

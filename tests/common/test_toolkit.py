@@ -109,6 +109,25 @@ def test_errors_carry_hints_and_the_server_keeps_serving() -> None:
     assert not ok.is_error
 
 
+def test_unknown_argument_names_are_refused_with_a_close_name() -> None:
+    """A model writing ``services`` for ``service`` must not get the default service's lines
+    as if its filter applied; the schema announces it too."""
+    async def go() -> tuple[object, object, object]:
+        async with Client(_server()) as c:
+            tools = await c.list_tools()
+            return (tools, await c.call_tool("lines", {"n": 2, "services": "checkout"}),
+                    await c.call_tool("lines", {"n": 2, "service": "checkout"}))
+
+    tools, bad, ok = anyio.run(go)
+    schema = {t.name: t for t in tools.tools}["lines"].input_schema  # type: ignore[attr-defined]
+    assert schema["additionalProperties"] is False
+    assert bad.is_error  # type: ignore[attr-defined]
+    msg = bad.content[0].text  # type: ignore[attr-defined]
+    assert "'services'" in msg and "did you mean 'service'" in msg and "n, service" in msg
+    assert not ok.is_error  # type: ignore[attr-defined]
+    assert "checkout line 1" in ok.content[0].text  # type: ignore[attr-defined]
+
+
 def test_clip_marks_the_cut() -> None:
     assert clip("abc", 10) == "abc"
     cut = clip("x" * 1000, 100)

@@ -172,3 +172,39 @@ def test_search_through_the_tool_says_total_and_query(fixtures: Path) -> None:
     bad = call(ctx, "search_logs", {"service": "chekout"})
     assert bad.is_error and "did you mean 'checkout'" in text(bad)
     json.dumps(res.structured_content)  # JSON-able for --json and panels
+
+
+def test_recorded_payload_profile_labels_drive_the_selector_and_service_lookup(
+        fixtures: Path) -> None:
+    """A pre-3.0 Loki names services by ``app`` and levels by ``level``: the profile says so
+    and the tool's selector, level filter and close-name lookup all follow."""
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        if req.url.path.endswith("/label/app/values"):
+            return httpx.Response(200, json={"status": "success", "data": ["checkout"]})
+        if req.url.path.endswith("/values"):
+            return httpx.Response(200, json={"status": "success", "data": []})
+        if req.url.path == "/loki/api/v1/query":
+            return _json(DATA / "loki_count_vector.json")
+        return _json(fixtures / "loki" / "loki_query_range_streams_with_stats.json")
+
+    cfg = LokiBackend(type="loki", url="http://loki.test:3100", service_label="app",
+                      level_label="level")
+    ctx = ServerContext("logs", [cfg], options={"transport": httpx.MockTransport(handler)})
+    res = call(ctx, "search_logs", {"service": "checkout", "level": "error", "limit": 1,
+                                    "start": "2026-01-05T10:00:00Z",
+                                    "end": "2026-01-05T11:00:00Z"})
+    assert not res.is_error, text(res)
+    q = next(r for r in seen if r.url.path.endswith("query_range")).url.params["query"]
+    assert q.startswith('{app="checkout"}') and '| level=~"(?i)(error)"' in q
+    bad = call(ctx, "search_logs", {"service": "chekout"})
+    assert bad.is_error and "did you mean 'checkout'" in text(bad)
+
+
+def test_loki_label_keys_are_validated_as_label_names() -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="service_label"):
+        LokiBackend(type="loki", url="http://loki.test:3100", service_label='app"} or {x="')

@@ -36,6 +36,13 @@ SYSTEMS = ["Android", "Apache", "BGL", "HDFS", "HPC", "Hadoop", "Linux", "OpenSS
      "Failed password for <*> from <*> port <*> ssh2"),
     ("2026-03-10 14:58:36,757 WARNING [user_api.middleware] slow request took 1033 ms",
      "<*> WARNING [user_api.middleware] slow request took <*> ms"),
+    # constants keep their names, also inside a colon path; the numbers beside them do not
+    ("address:10.2.3.4:443,TLS_error:|268436501:SSL routines:OPENSSL_internal:"
+     "SSLV3_ALERT_CERTIFICATE_EXPIRED:TLS_error_end",
+     "<*>,TLS_error:|<*>:SSL routines:OPENSSL_internal:"
+     "SSLV3_ALERT_CERTIFICATE_EXPIRED:TLS_error_end"),
+    ("stream reset: HTTP2_PROTOCOL_ERROR code=1 ERR_42",
+     "stream reset: HTTP2_PROTOCOL_ERROR code=<*> ERR_<*>"),
 ])
 def test_masking(line: str, masked: str) -> None:
     assert " ".join(Masker().tokens(line)) == masked

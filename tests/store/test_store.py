@@ -84,3 +84,33 @@ def test_a_broken_file_does_not_stop_the_others(tmp_path: Path, w) -> None:
         assert bad[0].reason.startswith("stopped reading: invalid JSON")
         assert files["logs/stray.log"].format == "unrecognised"
         assert store.counts()["samples"] == 300  # the other files are whole
+
+
+def test_close_interrupts_a_query_still_running_in_another_thread(bundle_dir) -> None:
+    """A tool that timed out leaves its worker thread inside DuckDB; closing the store must
+    stop that query instead of failing with "connection is busy" (and leaking the file)."""
+    import threading
+
+    store = TelemetryStore.open(bundle_dir("bad-deploy-db-pool"))
+    outcome: list[str] = []
+    started = threading.Event()
+
+    def long_query() -> None:
+        cur = store.cursor()
+        started.set()
+        try:
+            cur.execute("SELECT count(*) FROM range(100000000000) a").fetchall()
+            outcome.append("finished")
+        except Exception as exc:  # what the worker sees is the point
+            outcome.append(type(exc).__name__)
+
+    worker = threading.Thread(target=long_query, daemon=True)
+    worker.start()
+    started.wait(5)
+    time.sleep(0.3)  # inside the query
+    store.close()
+    worker.join(10)
+    assert not worker.is_alive()
+    assert outcome == ["InterruptException"]
+    with pytest.raises(Exception, match=r"(?i)closed"):
+        store.query("SELECT 1")

@@ -108,10 +108,11 @@ async def test_command_bar_calls_tools_and_adds_evidence(demo_bundle: Path) -> N
         await _type(pilot, ":deploys 24h")
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.shown_evidence == "E3")
-        table = app.query_one("#panel-E3", ChangesPanel).query_one(DataTable)
-        whats = [table.get_row_at(i)[4] for i in range(table.row_count)]
+        changes = app.query_one("#panel-E3", ChangesPanel)
+        table = changes.query_one(DataTable)
+        whats = [table.get_row_at(i)[3] for i in range(table.row_count)]
         assert any("deploy 2.3.1" in w for w in whats)
-        assert "▲" in table.get_row_at(0)[1]  # placed on the time axis
+        assert "◆" in changes.lanes.render().plain  # placed on the time axis
         assert app.query_one(EvidenceList).option_count == 3
 
 

@@ -74,7 +74,10 @@ from obsbench_servers.common.toolkit import register_tool
 TOOL_TOKENS = 2_000
 MAX_SILENCE_NS = parse_duration_ns("7d")
 MAX_NOTE_CHARS = 10_000
-_SILENCE_ID = re.compile(r"^[0-9a-fA-F-]{8,64}$")
+# Alertmanager silence ids are UUIDs; anything else ("--------") is refused before a person
+# is asked to confirm it (found by tests/security/test_fuzz_tools.py).
+_SILENCE_ID = re.compile(
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 MatchersArg = Annotated[
     list[str] | str,
@@ -128,7 +131,9 @@ def check_silence_id(silence_id: str) -> str:
 
 def check_incident_id(incident_id: str) -> str:
     v = (incident_id or "").strip()
-    if not v or not re.fullmatch(r"#?[A-Za-z0-9_-]{1,64}", v):
+    # At least one letter or digit: "-" or "#__" is no id, and would reach the confirmation.
+    if (not v or not re.fullmatch(r"#?[A-Za-z0-9_-]{1,64}", v)
+            or not re.search(r"[A-Za-z0-9]", v)):
         raise BadInputError(f"{incident_id!r} is not an incident id",
                             "use an id from get_active_incidents (e.g. P3ETBPP or #4786)")
     return v

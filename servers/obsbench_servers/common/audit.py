@@ -40,6 +40,8 @@ from typing import Any
 
 import orjson
 
+from obsbench_servers.common.oauth import current_caller
+
 try:  # POSIX; on other systems appends are serialised per process only
     import fcntl
 except ImportError:  # pragma: no cover - Windows
@@ -77,12 +79,17 @@ def record_hash(record: Mapping[str, Any]) -> str:
 
 
 def actor() -> dict[str, Any]:
-    """Who runs this process (the OS account, host and pid): recorded next to who confirmed."""
+    """Who runs this process (OS account, host, pid) and, over OAuth, who called (``oauth``)."""
     try:
         user = getpass.getuser()
     except (KeyError, OSError):  # no passwd entry (some containers)
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return {"os_user": user, "host": socket.gethostname(), "pid": os.getpid()}
+    out: dict[str, Any] = {"os_user": user, "host": socket.gethostname(), "pid": os.getpid()}
+    # Served over HTTP with OAuth: who called is the token's subject and client, not the OS user.
+    caller = current_caller()
+    if caller is not None:
+        out["oauth"] = caller
+    return out
 
 
 @dataclass(frozen=True)

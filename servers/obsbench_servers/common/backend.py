@@ -363,7 +363,13 @@ class LogFields(_Strict):
 
 
 class LokiBackend(BackendBase):
+    """Loki's HTTP API; stream labels naming the service and level are configurable
+    (Loki 3 sets ``service_name`` and ``detected_level``; older setups use ``app`` or ``job``
+    and ``level``)."""
+
     type: Literal["loki"]
+    service_label: str = Field(default="service_name", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    level_label: str = Field(default="detected_level", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     url_example: ClassVar[str] = "http://loki.monitoring:3100"
 
 
@@ -442,6 +448,9 @@ class PrometheusAlertsBackend(BackendBase):
     """Prometheus's own ``/api/v1/alerts`` (pending and firing rules)."""
 
     type: Literal["prometheus"]
+    # As PrometheusBackend.tenant_label: only alerts labelled tenant_label=tenant are shown
+    # (the rules of a shared Prometheus see every tenant; the API cannot filter).
+    tenant_label: str | None = None
     url_example: ClassVar[str] = "http://prometheus.monitoring:9090"
 
 

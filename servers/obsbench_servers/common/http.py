@@ -22,12 +22,13 @@ from __future__ import annotations
 import base64
 import contextlib
 import functools
+import json
 import logging
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import AsyncGenerator, Generator, Iterator
 from importlib import metadata
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -88,7 +89,10 @@ class SecretHeaderAuth(httpx.Auth):
 class AzureADAuth(httpx.Auth):
     """Azure AD (Entra ID) client-credentials flow for ADX; the token is cached until expiry."""
 
-    requires_response_body = True
+    # The token answer is read here, capped: a proxy answering with an endless body
+    # must not be read whole (httpx would, with requires_response_body).
+    requires_response_body = False
+    MAX_TOKEN_BYTES = 1024 * 1024
 
     def __init__(
         self,
@@ -118,11 +122,21 @@ class AzureADAuth(httpx.Auth):
             },
         )
 
-    def _accept(self, response: httpx.Response) -> None:
+    def _accept(self, response: httpx.Response, content: bytes) -> None:
         if response.status_code != 200:
             detail = ""
-            with contextlib.suppress(ValueError):
-                detail = str(response.json().get("error_description", ""))[:300]
+            with contextlib.suppress(ValueError, AttributeError):
+                detail = str(json.loads(content).get("error_description", ""))[:300]
+            if response.status_code == 429 or response.status_code >= 500:
+                # Not a credentials problem: say so, or the person checks the wrong thing.
+                retry = response.headers.get("Retry-After")
+                raise RequestFailedError(
+                    "rate_limited" if response.status_code == 429 else "server_error",
+                    f"Azure AD could not issue a token ({response.status_code}"
+                    + (f", Retry-After: {retry}" if retry else "") + ")",
+                    "Entra ID is throttling or unavailable: wait and try again",
+                    status=response.status_code,
+                )
             raise RequestFailedError(
                 "unauthorized",
                 f"Azure AD refused the token request ({response.status_code}) {detail}".strip(),
@@ -130,18 +144,78 @@ class AzureADAuth(httpx.Auth):
                 "the auth.secret reference points at",
                 status=response.status_code,
             )
-        body = response.json()
-        self._token = SecretStr(str(body["access_token"]))
-        self._expires = time.monotonic() + float(body.get("expires_in", 3600)) - 60
+        # A proxy's HTML login page or a cut-off body must be a clear error, not a crash.
+        try:
+            body = json.loads(content)
+            token = body["access_token"]
+            expires = float(body.get("expires_in", 3600))
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise RequestFailedError(
+                "bad_response",
+                "Azure AD answered the token request with something that is not a token "
+                f"({type(exc).__name__}: invalid JSON or no access token in it)",
+                "check azure_authority (a proxy or login page may be answering instead)",
+                status=response.status_code,
+            ) from None
+        self._token = SecretStr(str(token))
+        self._expires = time.monotonic() + expires - 60
+
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        """Read the token answer, refusing one larger than ``MAX_TOKEN_BYTES``."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self.MAX_TOKEN_BYTES:
+                    raise RequestFailedError(
+                        "too_large",
+                        f"Azure AD's token answer is larger than "
+                        f"{self.MAX_TOKEN_BYTES // (1024 * 1024)} MiB; it was not read",
+                        "check azure_authority (a proxy may be answering instead)",
+                        status=response.status_code)
+                chunks.append(chunk)
+        finally:
+            response.close()
+        return b"".join(chunks)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         with self._lock:
             fresh = self._token is not None and time.monotonic() < self._expires
         if not fresh:
             response = yield self._token_request()
-            response.read()
+            content = self._read_capped(response)
             with self._lock:
-                self._accept(response)
+                self._accept(response, content)
+        assert self._token is not None
+        request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
+        yield request
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        """The same flow for ``build_async_client`` (its token answer read capped, async)."""
+        with self._lock:
+            fresh = self._token is not None and time.monotonic() < self._expires
+        if not fresh:
+            response = yield self._token_request()
+            chunks: list[bytes] = []
+            size = 0
+            try:
+                async for chunk in response.aiter_bytes():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size > self.MAX_TOKEN_BYTES:
+                        raise RequestFailedError(
+                            "too_large",
+                            f"Azure AD's token answer is larger than "
+                            f"{self.MAX_TOKEN_BYTES // (1024 * 1024)} MiB; it was not read",
+                            "check azure_authority (a proxy may be answering instead)",
+                            status=response.status_code)
+            finally:
+                await response.aclose()
+            with self._lock:
+                self._accept(response, b"".join(chunks))
         assert self._token is not None
         request.headers["Authorization"] = f"Bearer {self._token.get_secret_value()}"
         yield request
@@ -423,6 +497,15 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
 
 def failure_from_exception(exc: BaseException, url: str) -> RequestFailedError:
     """Name what went wrong with a request that got no HTTP answer, and what to try."""
+    if isinstance(exc, httpx.RequestError):
+        # The failing request may be another host's, e.g. the Entra ID token request an
+        # ADX query makes first: name that host, not the one the caller asked for.
+        try:
+            sent = str(exc.request.url)
+        except RuntimeError:  # no request attached
+            sent = url
+        if urlsplit(sent).hostname != urlsplit(url).hostname:
+            url = sent
     where = redact_url(url)
     host = urlsplit(url).hostname or where
     if isinstance(exc, RequestFailedError):

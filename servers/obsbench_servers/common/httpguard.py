@@ -17,6 +17,15 @@ ASGI middleware that checks, before the MCP app sees a request:
 
 The token check runs last so that a DNS-rebinding page learns nothing from the
 response code about whether a token is set. Non-HTTP scopes (lifespan) pass.
+
+With ``oauth`` (an ``OAuthResourceServer``, ``common/oauth.py``) instead of static
+tokens, the same Host/Origin/size checks run first; then the RFC 9728 metadata
+document is answered without auth, and every other request needs a valid OAuth
+access token: 401 with ``WWW-Authenticate: Bearer resource_metadata="..."`` (and
+``error="invalid_token"`` when one was presented), 403 ``insufficient_scope``, 503
+when the authorization server's keys cannot be fetched. An accepted token becomes
+mcp's ``AuthenticatedUser`` in the scope (mcp binds each session to it) and mcp's
+``auth_context_var`` (the audit names the caller from it).
 """
 
 from __future__ import annotations
@@ -25,7 +34,10 @@ import hmac
 import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from obsbench_servers.common.oauth import OAuthResourceServer, TokenRejectedError
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -59,13 +71,17 @@ def default_allowed_origins(hosts: Iterable[str]) -> list[str]:
 
 
 class HttpGuard:
-    """ASGI middleware: Host and Origin allow-lists, bearer tokens, body size limit."""
+    """ASGI middleware: Host and Origin allow-lists, bearer tokens or OAuth, body size limit."""
 
     def __init__(self, app: ASGIApp, *, tokens: Iterable[str] = (),
                  allowed_hosts: Iterable[str] = (), allowed_origins: Iterable[str] = (),
-                 max_body: int = DEFAULT_MAX_BODY) -> None:
+                 max_body: int = DEFAULT_MAX_BODY,
+                 oauth: OAuthResourceServer | None = None) -> None:
         self.app = app
         self.tokens = [t.encode() for t in tokens if t]
+        if oauth is not None and self.tokens:
+            raise ValueError("one auth mode: static bearer tokens or OAuth, not both")
+        self.oauth = oauth
         self.allowed_hosts = {h.lower() for h in allowed_hosts}
         self.allowed_origins = {o.lower().rstrip("/") for o in allowed_origins}
         self.max_body = max_body
@@ -106,13 +122,70 @@ class HttpGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1")
                    for k, v in scope.get("headers", [])}
         refused = self.check(headers)
+        if refused is None and self.oauth is not None:
+            await self._oauth_call(scope, receive, send, headers)
+            return
         if refused is None:
             await self.app(scope, receive, send)
             return
         status, reason = refused
-        body = json.dumps({"error": reason}).encode()
         extra = [(b"www-authenticate", b'Bearer realm="obsbench"')] if status == 401 else []
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", str(len(body)).encode()), *extra]})
-        await send({"type": "http.response.body", "body": body})
+        await _send_json(send, status, {"error": reason}, extra)
+
+    async def _oauth_call(self, scope: Scope, receive: Receive, send: Send,
+                          headers: dict[str, str]) -> None:
+        """Metadata without auth; everything else behind a valid access token."""
+        # Only OAuth serving needs these (noqa: the static-token guard stays light).
+        from mcp.server.auth.middleware.auth_context import auth_context_var  # noqa: PLC0415
+        from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser  # noqa: PLC0415
+        from starlette.authentication import AuthCredentials  # noqa: PLC0415
+
+        from obsbench_servers.common.oauth import (  # noqa: PLC0415
+            JwksUnavailableError,
+            TokenRejectedError,
+        )
+
+        oauth = self.oauth
+        assert oauth is not None
+        if scope.get("path", "") in oauth.metadata_paths:
+            if scope.get("method") not in ("GET", "HEAD"):
+                await _send_json(send, 405, {"error": "use GET"}, [(b"allow", b"GET, HEAD")])
+                return
+            await _send_json(send, 200, oauth.metadata(),
+                             [(b"cache-control", b"public, max-age=3600")])
+            return
+        try:
+            token = await oauth.authenticate(headers.get("authorization", ""))
+        except TokenRejectedError as exc:
+            await self._refuse(send, exc)
+            return
+        except JwksUnavailableError as exc:
+            await _send_json(send, 503, {"error": "temporarily_unavailable",
+                                         "error_description": str(exc)},
+                             [(b"retry-after", b"5")])
+            return
+        user = AuthenticatedUser(token)
+        scope["user"] = user
+        scope["auth"] = AuthCredentials(token.scopes)
+        reset = auth_context_var.set(user)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            auth_context_var.reset(reset)
+
+    async def _refuse(self, send: Send, exc: TokenRejectedError) -> None:
+        assert self.oauth is not None
+        challenge = self.oauth.challenge(exc if exc.error else None)
+        body: dict[str, str] = {"error": exc.error or "unauthorized",
+                                "error_description": exc.description}
+        await _send_json(send, exc.status, body,
+                         [(b"www-authenticate", challenge.encode("latin-1", "replace"))])
+
+
+async def _send_json(send: Send, status: int, doc: object,
+                     extra: list[tuple[bytes, bytes]]) -> None:
+    body = json.dumps(doc).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"),
+                            (b"content-length", str(len(body)).encode()), *extra]})
+    await send({"type": "http.response.body", "body": body})

@@ -6,11 +6,12 @@ every client ``common/http.py`` builds for a real backend, so every adapter gets
 the same rules without knowing:
 
 - **Token bucket + concurrency** per backend (``limits.requests_per_second``,
-  ``limits.concurrency``), shared by every client in the process that talks to
-  the same endpoint and tenant (``gate_for``): the five servers of one hub run in
-  one process and therefore share one budget per backend. A caller waits for a
-  token; if it would wait longer than ``max_wait_s`` it gets a clear
-  ``rate_limited`` error instead.
+  ``limits.concurrency``), shared by every client that talks to the same endpoint
+  and tenant (``gate_for``) — in this process and, through lock files
+  (``common/sharedgate.py``), in every other obsbench server process of the user:
+  the five stdio children of a hub, or the servers several MCP clients spawned,
+  share one budget per backend. A caller waits for a token; if it would wait
+  longer than ``max_wait_s`` it gets a clear ``rate_limited`` error instead.
 - **Retry-After**: a 429 or 503 with ``Retry-After`` pauses the whole backend
   (every caller) until then; the request is retried only if the wait fits in
   ``max_wait_s``.
@@ -34,7 +35,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -146,18 +147,54 @@ class BackendGate:
             return bool(self._open_until) and self.clock() < self._open_until
 
 
-_gates: dict[tuple[str, str], BackendGate] = {}
+class Gate(Protocol):
+    """What ``ResilientTransport`` needs of a gate: ``BackendGate`` or ``sharedgate.SharedGate``."""
+
+    name: str
+    rate: float
+
+    @property
+    def slots(self) -> Any: ...  # a context manager: one concurrent request
+    def reserve(self) -> float: ...
+    def pause(self, seconds: float) -> None: ...
+    def count_sent(self) -> None: ...
+    def check_circuit(self) -> None: ...
+    def record(self, ok: bool) -> None: ...
+    @property
+    def is_open(self) -> bool: ...
+
+
+_gates: dict[tuple[str, str, str], Gate] = {}
 _gates_lock = threading.Lock()
 
 
 def gate_for(endpoint: str, tenant: str = "", *, rate: float = 10.0, concurrency: int = 4,
-             **kw: Any) -> BackendGate:
-    """The process-wide gate of one backend (endpoint and tenant), created on first use."""
-    key = (endpoint.rstrip("/"), tenant)
+             shared: bool = True, **kw: Any) -> Gate:
+    """The gate of one backend (endpoint and tenant), created on first use in this process.
+
+    ``shared`` (the default) keeps its state in the gate directory so every obsbench
+    process of the user shares the budget (``common/sharedgate.py``); without file
+    locks (no ``fcntl``, ``OBSBENCH_GATE_DIR=off``, an unusable directory) the gate is
+    this process's own, and ``sharedgate.sharing_status()`` says why.
+    """
+    from obsbench_servers.common import sharedgate  # noqa: PLC0415 - it imports GateError
+
+    directory = sharedgate.gate_dir() if shared and sharedgate.fcntl is not None else None
+    key = (endpoint.rstrip("/"), tenant, str(directory or ""))
     with _gates_lock:
         gate = _gates.get(key)
         if gate is None:
-            gate = _gates[key] = BackendGate(endpoint, rate=rate, concurrency=concurrency, **kw)
+            if directory is not None:
+                try:
+                    gate = sharedgate.SharedGate(endpoint, directory, tenant=tenant, rate=rate,
+                                                 concurrency=concurrency, **kw)
+                except OSError as exc:
+                    sharedgate.note_fallback(
+                        f"the gate directory {directory} is unusable ({exc.strerror or exc}); "
+                        f"set {sharedgate.GATE_DIR_ENV} to a writable local directory")
+            if gate is None:
+                gate = BackendGate(endpoint, rate=rate, concurrency=concurrency, **kw)
+            _gates[key] = gate
         return gate
 
 
@@ -205,7 +242,7 @@ _RETRY_EXC = (httpx.ConnectError, httpx.ConnectTimeout, httpx.RemoteProtocolErro
 class ResilientTransport(httpx.BaseTransport):
     """A sync transport that applies a ``BackendGate`` and a ``RetryPolicy`` to every request."""
 
-    def __init__(self, inner: httpx.BaseTransport, gate: BackendGate,
+    def __init__(self, inner: httpx.BaseTransport, gate: Gate,
                  policy: RetryPolicy | None = None, *, sleep: Any = time.sleep,
                  rng: random.Random | None = None) -> None:
         self.inner = inner

@@ -4,7 +4,9 @@
 run in a worker thread (a slow backend never blocks the server's event loop),
 every call has a timeout, ``ObsbenchError`` becomes an error result with its
 hint, and an unexpected exception becomes an error result too — the server
-keeps serving whatever one call did. Every result, errors included, leaves
+keeps serving whatever one call did. Unknown argument names are refused (a
+model that writes ``levels`` for ``level`` must not get unfiltered lines it
+believes filtered). Every result, errors included, leaves
 through the server's ``Redactor`` (``common/redact.py``): text and
 ``structured_content`` alike, because any MCP client may hand either to a model.
 """
@@ -21,10 +23,12 @@ from typing import Any
 import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
+from pydantic import create_model, model_validator
 
 from obsbench_servers.common.errors import BackendError, BadInputError, ObsbenchError
 from obsbench_servers.common.redact import redactor_for
 from obsbench_servers.common.result import ToolOutput, error_result
+from obsbench_servers.common.suggest import did_you_mean
 from obsbench_servers.common.timeutil import TimeParseError
 
 log = logging.getLogger("obsbench_servers")
@@ -117,3 +121,34 @@ def register_tool(
             open_world_hint=open_world,
         ),
     )
+    _refuse_unknown_arguments(server, tool_name)
+
+
+def _refuse_unknown_arguments(server: MCPServer, name: str) -> None:
+    """Make the tool's argument model refuse names it does not have, with a close-name hint.
+
+    MCPServer's argument models ignore extra keys; for a tool an LLM calls, a silently
+    dropped filter is worse than an error. The schema says so too (additionalProperties).
+    """
+    manager = getattr(server, "_tool_manager", None)
+    tool = manager.get_tool(name) if manager is not None else None
+    if tool is None:  # an mcp release without this seam: keep its default behaviour
+        return
+    base = tool.fn_metadata.arg_model
+    known = sorted(f.alias or n for n, f in base.model_fields.items())
+
+    def known_only(cls: type, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(k for k in data if k not in known)
+            if unknown:
+                hints = "; ".join(f"{k!r}: {did_you_mean(k, known, 'argument')}"
+                                  for k in unknown)
+                raise ValueError(f"unknown argument(s) for {name}: {hints}; "
+                                 f"it takes {', '.join(known) or 'no arguments'}")
+        return data
+
+    # the same model name, so validation errors still name the tool's arguments
+    validator: Any = model_validator(mode="before")(classmethod(known_only))  # type: ignore[arg-type]
+    strict = create_model(base.__name__, __base__=base, __validators__={"known_only": validator})
+    tool.fn_metadata.arg_model = strict
+    tool.parameters = {**tool.parameters, "additionalProperties": False}

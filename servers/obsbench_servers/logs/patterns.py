@@ -56,6 +56,9 @@ _DV = re.compile(r"<\*>(?:[.:/\-_@#+]+<\*>)+")
 # a word with one trailing digit names a thing (ssh2, ipv4, utf8), it is not a value
 _WORD_VERSION = re.compile(r"[A-Za-z]{2,}\d")
 _TRAIL = re.compile(r"[.:/\-_@#+]+$")
+# SCREAMING_SNAKE names a constant (SSLV3_ALERT_CERTIFICATE_EXPIRED, HTTP2_PROTOCOL_ERROR):
+# no part is a bare number, so its digits belong to words
+_CONSTANT = re.compile(r"[A-Z][A-Z0-9]*(?:_(?:[A-Z][A-Z0-9]*|[0-9]+[A-Z][A-Z0-9]*))+")
 _KNOWN_VALUES = frozenset({"true", "false", "null", "none", "nil", "root", "admin"})
 
 
@@ -72,8 +75,12 @@ def _mask_atom(atom: str) -> str:
     trail = _TRAIL.search(atom)
     if trail and trail.start() > 0:  # "10.0.0.1:" keeps its colon: "<*>:"
         return _mask_atom(atom[:trail.start()]) + trail.group(0)
-    if not _has_digit(atom) or _WORD_VERSION.fullmatch(atom):
+    if not _has_digit(atom) or _WORD_VERSION.fullmatch(atom) or _CONSTANT.fullmatch(atom):
         return atom
+    if ":" in atom:  # "lib:OPENSSL_internal:SSLV3_ALERT_CERTIFICATE_EXPIRED" keeps its names
+        segments = atom.split(":")
+        if any(_CONSTANT.fullmatch(seg) for seg in segments):
+            return ":".join(_mask_atom(seg) for seg in segments)
     parts = _SUBSPLIT.split(atom)
     if sum(1 for p in parts[0::2] if p) >= 3:
         return WILDCARD

@@ -58,8 +58,8 @@ def make_backend(ctx: ServerContext) -> LogsBackend:
         from obsbench_servers.logs.backends.loki import LokiLogs  # noqa: PLC0415
 
         return LokiLogs(be, transport=transport,
-                        service_label=str(ctx.options.get("loki_service_label", "service_name")),
-                        level_label=str(ctx.options.get("loki_level_label", "detected_level")))
+                        service_label=str(ctx.options.get("loki_service_label", be.service_label)),
+                        level_label=str(ctx.options.get("loki_level_label", be.level_label)))
     if isinstance(be, ElasticsearchBackend):
         from obsbench_servers.logs.backends.elasticsearch import ElasticsearchLogs  # noqa: PLC0415
 

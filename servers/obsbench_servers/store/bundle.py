@@ -7,16 +7,14 @@ evaluation only, records the true root cause.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from obsbench_servers.common.errors import BadInputError
+from obsbench_servers.common.manifest import MANIFEST, read_manifest
 from obsbench_servers.common.timeutil import TimeParseError, parse_rfc3339_ns
-
-MANIFEST = "bundle.toml"
 
 RootCauseKind = Literal[
     "deploy", "config", "cpu", "memory", "network", "dependency", "database", "code",
@@ -80,14 +78,9 @@ class Manifest(BaseModel):
     def load(cls, bundle_dir: Path) -> Manifest:
         """Read ``bundle.toml``; a missing manifest yields one named after the directory."""
         path = bundle_dir / MANIFEST
-        if not path.exists():
+        data: dict[str, Any] | None = read_manifest(bundle_dir)  # tomllib, errors with a hint
+        if data is None:
             return cls(name=bundle_dir.name)
-        try:
-            data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise BadInputError(
-                f"{path}: not valid TOML: {exc}", "fix the syntax or delete the file"
-            ) from exc
         data.setdefault("name", bundle_dir.name)
         try:
             return cls.model_validate(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,8 @@ class TelemetryStore:
         # No progress bar on stdout: an MCP stdio transport or a --json consumer reads it.
         self._con.execute("SET enable_progress_bar=false")
         self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -160,6 +163,8 @@ class TelemetryStore:
         cur = getattr(self._local, "cursor", None)
         if cur is None:
             cur = self._local.cursor = self._con.cursor()
+            with self._cursors_lock:
+                self._cursors.append(cur)
         return cur
 
     def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -175,7 +180,27 @@ class TelemetryStore:
         return out
 
     def close(self) -> None:
-        self._con.close()
+        """Close, interrupting queries still running in other threads first.
+
+        A tool that timed out leaves its worker thread inside DuckDB; closing under it
+        would raise "connection is busy", so its query is interrupted (the thread gets an
+        InterruptException) and the close retried for a moment before giving up loudly.
+        """
+        with self._cursors_lock:
+            cursors, self._cursors = self._cursors, []
+        for cur in cursors:
+            cur.interrupt()
+        deadline = time.monotonic() + 5.0
+        for con in [*cursors, self._con]:
+            while True:
+                try:
+                    con.close()
+                    break
+                except duckdb.Error as exc:
+                    if "busy" not in str(exc) or time.monotonic() > deadline:
+                        raise
+                    con.interrupt()
+                    time.sleep(0.01)
 
     def __enter__(self) -> TelemetryStore:
         return self

@@ -100,6 +100,9 @@ def run_doctor(
 
     failed = sum(r.status == "fail" for r in results)
     warned = sum(r.status == "warn" for r in results)
+    from obsbench_servers.common.sharedgate import sharing_status
+
+    gates = sharing_status()  # are rate budgets shared across server processes here?
     if json_out:
         print_json(
             {
@@ -108,10 +111,13 @@ def run_doctor(
                 "config": str(loaded.path),
                 "timeout_s": timeout,
                 "checks": [r.to_dict() for r in results],
+                "rate_budgets": {"shared": gates.shared, "reason": gates.reason,
+                                 "directory": str(gates.directory or "") or None},
             }
         )
     else:
         _render(name, str(loaded.path), results)
+        info(gates.line())
     info(
         f"{len(results) - failed - warned} ok, {warned} with warnings, {failed} failing"
         + (" — see the hints above" if failed else "")

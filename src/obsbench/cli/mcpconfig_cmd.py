@@ -31,7 +31,7 @@ from obsbench.cli.output import EXIT_USAGE, fail, info, print_json, run_guarded
 
 CLIENTS = ("claude-desktop", "claude-code", "cursor")
 PASSED_ENV = ("OBSBENCH_CONFIG", "OBSBENCH_CACHE_DIR", "OBSBENCH_STATE_DIR",
-              "OBSBENCH_SECRETS_STORE")
+              "OBSBENCH_SECRETS_STORE", "OBSBENCH_GATE_DIR")
 WHERE = {
     "claude-desktop": "add it to claude_desktop_config.json (macOS: ~/Library/Application "
                       "Support/Claude/, Windows: %APPDATA%\\Claude\\, Linux: ~/.config/Claude/)"

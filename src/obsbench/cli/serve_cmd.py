@@ -3,11 +3,14 @@
 ``all`` serves every tool of the five servers as one server, named ``SERVER_TOOL``
 (see ``serve_all``). The server is built from the same scope as every data command (``--profile`` or
 ``--bundle``). Over HTTP it binds 127.0.0.1 by default and refuses any other
-address unless a bearer token is configured (``--token-ref``, e.g.
-``keyring:obsbench/serve-token``): serving telemetry beyond the loopback interface
-needs authentication, which a bind flag alone must never switch off. Every HTTP
-request passes ``HttpGuard`` (``common/httpguard.py``): Host and Origin
-allow-lists, the token compared in constant time, a request size limit.
+address unless authentication is configured: a static bearer token
+(``--token-ref``, e.g. ``keyring:obsbench/serve-token``, or the profile's
+``serve.auth = "bearer"``) or OAuth 2.1 access tokens from the organisation's
+authorization server (the profile's ``serve.auth = "oauth"``, ``common/oauth.py``).
+Serving telemetry beyond the loopback interface needs authentication, which a
+bind flag alone must never switch off. Every HTTP request passes ``HttpGuard``
+(``common/httpguard.py``): Host and Origin allow-lists, the token (compared in
+constant time, or verified as a JWT for this resource), a request size limit.
 Every result is redacted with the profile's redaction settings; a hub that
 starts several servers passes one pseudonym key (``OBSBENCH_PSEUDONYM_KEY``).
 """
@@ -16,13 +19,17 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import typer
 
 from obsbench.cli.options import AtOpt, BundleOpt, ProfileOpt
 from obsbench.cli.output import EXIT_USAGE, fail, info, run_guarded
 from obsbench_servers.common.errors import BadInputError
+
+if TYPE_CHECKING:
+    from obsbench.config import ServeConfig
+    from obsbench_servers.common.oauth import OAuthSettings
 
 Transport = Literal["stdio", "http"]
 
@@ -51,8 +58,25 @@ def _http_token(token_ref: str | None) -> str | None:
     return token
 
 
+def _oauth_settings(serve_cfg: ServeConfig, host: str, port: int) -> OAuthSettings:
+    """The resource server settings; the resource URI defaults to the loopback endpoint."""
+    from obsbench_servers.common.oauth import settings_from_config
+
+    cfg = serve_cfg.oauth
+    assert cfg is not None
+    if cfg.resource is None and not is_loopback(host):
+        fail(f"serving OAuth-protected on {host} needs the server's canonical URI",
+             "set serve.oauth.resource in the profile to the URL clients use, e.g. "
+             '"https://obsbench.example.com/mcp" (tokens must be issued for exactly it)',
+             EXIT_USAGE)
+    netloc = f"[{host}]" if ":" in host else host
+    return settings_from_config(cfg.model_dump(),
+                                default_resource=f"http://{netloc}:{port}/mcp")
+
+
 def run_http(mcp_server: object, *, host: str, port: int, token: str | None,
-             allow_hosts: list[str], allow_origins: list[str], max_body: int) -> None:
+             allow_hosts: list[str], allow_origins: list[str], max_body: int,
+             oauth: OAuthSettings | None = None) -> None:
     """Serve Streamable HTTP behind ``HttpGuard`` with uvicorn."""
     import uvicorn
     from mcp.server.transport_security import TransportSecuritySettings
@@ -71,8 +95,13 @@ def run_http(mcp_server: object, *, host: str, port: int, token: str | None,
             enable_dns_rebinding_protection=True, allowed_hosts=hosts,
             allowed_origins=origins),
     )
+    resource_server = None
+    if oauth is not None:
+        from obsbench_servers.common.oauth import OAuthResourceServer
+
+        resource_server = OAuthResourceServer(oauth)
     guarded = HttpGuard(app, tokens=[token] if token else [], allowed_hosts=hosts,
-                        allowed_origins=origins, max_body=max_body)
+                        allowed_origins=origins, max_body=max_body, oauth=resource_server)
     uvicorn.run(guarded, host=host, port=port, log_level="warning")
 
 
@@ -80,7 +109,8 @@ def serve(
     server: str = typer.Argument(..., help="metrics, logs, traces, alerts, infra, or all."),
     transport: str = typer.Option("stdio", "--transport", "-t", help="stdio or http."),
     host: str = typer.Option("127.0.0.1", "--host",
-                             help="HTTP bind address (non-loopback needs --token-ref)."),
+                             help="HTTP bind address (non-loopback needs --token-ref or the "
+                                  "profile's serve.auth)."),
     port: int = typer.Option(8765, "--port", help="HTTP port."),
     token_ref: str | None = typer.Option(
         None, "--token-ref",
@@ -105,13 +135,25 @@ def serve(
              EXIT_USAGE)
     if transport not in ("stdio", "http"):
         fail(f"unknown transport {transport!r}", "use stdio or http", EXIT_USAGE)
-    token = _http_token(token_ref) if transport == "http" else None
-    if transport == "http" and not is_loopback(host) and not token:
-        fail(f"refusing to serve on {host} without authentication",
-             "bind 127.0.0.1, or require a bearer token with "
-             "--token-ref keyring:obsbench/NAME", EXIT_USAGE)
     scope = run_guarded(lambda: resolve_scope(profile=profile, bundle=bundle, at=at),
                         usage_errors=(BadInputError,))
+    token: str | None = None
+    oauth: OAuthSettings | None = None
+    if transport == "http":
+        serve_cfg = scope.profile.serve
+        if token_ref and serve_cfg.auth == "oauth":
+            fail(f"--token-ref and the OAuth mode of profile {scope.name} both ask to "
+                 "authenticate callers", "use one: drop --token-ref to accept OAuth access "
+                 'tokens, or set serve.auth = "bearer" in the profile', EXIT_USAGE)
+        if token_ref or serve_cfg.auth == "bearer":
+            token = _http_token(token_ref or serve_cfg.token_ref)
+        elif serve_cfg.auth == "oauth":
+            oauth = _oauth_settings(serve_cfg, host, port)
+        if not is_loopback(host) and not token and oauth is None:
+            fail(f"refusing to serve on {host} without authentication",
+                 "bind 127.0.0.1, or require a bearer token with "
+                 "--token-ref keyring:obsbench/NAME, or configure OAuth "
+                 '(serve.auth = "oauth" in the profile)', EXIT_USAGE)
     from obsbench_servers.common.redact import PseudonymMap, Redactor, set_default_redactor
 
     set_default_redactor(Redactor.from_config(scope.profile.redaction,
@@ -133,10 +175,13 @@ def serve(
             info(f"obsbench {server} server on stdio ({scope.name})")
             mcp_server.run("stdio")
         else:
-            auth = "bearer token required" if token else "no token: loopback only"
+            if oauth is not None:
+                auth = f"OAuth access tokens from {oauth.issuer} for {oauth.resource}"
+            else:
+                auth = "bearer token required" if token else "no token: loopback only"
             info(f"obsbench {server} server on http://{host}:{port}/mcp ({scope.name}; {auth})")
             run_http(mcp_server, host=host, port=port, token=token, allow_hosts=allow_host or [],
-                     allow_origins=allow_origin or [], max_body=max_body)
+                     allow_origins=allow_origin or [], max_body=max_body, oauth=oauth)
     finally:
         for c in contexts:
             c.close()

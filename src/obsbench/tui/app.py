@@ -9,8 +9,10 @@ UI never waits on a backend or a model. ``esc`` cancels what is running.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -45,6 +47,7 @@ from obsbench.tui.transcript import Transcript
 from obsbench.tui.widgets.chat import ChatPane, human_size
 from obsbench.tui.widgets.evidence_list import EvidenceList
 from obsbench.tui.widgets.panels import (
+    ChangesPanel,
     LogPanel,
     MetricPanel,
     Panel,
@@ -58,6 +61,7 @@ from obsbench_servers.common.errors import ObsbenchError
 
 if TYPE_CHECKING:  # the hub pulls in mcp: imported off the UI thread, after the first paint
     from obsbench.hub import Hub
+    from obsbench.tui.profiles import ProfileSwitcher, ProfileTarget
 
 NARROW_BELOW = 120
 DEFAULT_QUESTION = ("Investigate the current incident: what is wrong, since when, and what is "
@@ -81,12 +85,25 @@ def health_summary(results: list[Any]) -> str:
                       for r in ordered)
 
 
+@dataclass
+class ArchivedSession:
+    """The session of a profile switched away from, kept read-only (its ids are prefixed
+    ``s1-E3`` in the evidence list and panels; its answers' citations resolve here)."""
+
+    key: str
+    profile: str
+    evidence: Any  # the old hub's EvidenceStore
+    transcript: Transcript
+    saved: list[Path]
+
+
 class AgentEvent(Message):
     """One investigator event, posted from the investigation worker."""
 
-    def __init__(self, event: Event) -> None:
+    def __init__(self, event: Event, hub: Any = None) -> None:
         super().__init__()
         self.event = event
+        self.hub = hub  # the hub it ran on: events of a switched-away hub are dropped
 
 
 class PromptInput(Input):
@@ -154,9 +171,15 @@ class WorkbenchApp(App[None]):
         export_dir: Path | None = None,
         health_check: Callable[[], list[Any]] | None = None,
         agent_switcher: AgentSwitcher | None = None,
+        profile_switcher: ProfileSwitcher | None = None,
     ) -> None:
         super().__init__()
         self.agent_switcher = agent_switcher
+        self.profile_switcher = profile_switcher
+        # Sessions of the profiles switched away from: "s1" -> its evidence and transcript,
+        # still viewable (citations in their answers resolve to *their* evidence).
+        self.archives: dict[str, ArchivedSession] = {}
+        self._switching = False
         self.hub_factory = hub_factory
         self.investigator_factory = investigator_factory
         self.hub: Hub | None = None
@@ -165,6 +188,7 @@ class WorkbenchApp(App[None]):
         self.timings = timings
         self.export_dir = export_dir
         self.cited_window: tuple[float, float] | None = None
+        self.axis_chart: str | None = None  # the chart whose x axis the changes timeline uses
         self.marked_template: str | None = None
         self.health_check = health_check
         self.transcript = Transcript(profile=profile, agent=agent)
@@ -339,7 +363,7 @@ class WorkbenchApp(App[None]):
         keys += [("/", "filter the log panel"), ("t", "log timestamps on/off"),
                  ("w", "log line wrap on/off"),
                  ("enter", "expand a collapsed span group / show the selected evidence"),
-                 ("ctrl+p", "command palette (export, agent, theme, help)")]
+                 ("ctrl+p", "command palette (export, profile, agent, theme, help)")]
         self.push_screen(HelpScreen(keys))
 
     def get_system_commands(self, screen: Screen[Any]) -> Any:
@@ -351,6 +375,13 @@ class WorkbenchApp(App[None]):
         yield SystemCommand("Post-mortem", "a cited post-mortem of the last investigation",
                             self.action_postmortem)
         yield SystemCommand("Help", "keys and commands", self.action_help)
+        if self.profile_switcher is not None:
+            for name in self.profile_switcher.names():
+                current = name == self.status.profile
+                yield SystemCommand(f"Profile: {name}" + (" (current)" if current else ""),
+                                    "investigate this profile's stack (the session so far is "
+                                    "kept, read-only, and saved)",
+                                    partial(self._palette_profile, name))
         if self.agent_switcher is not None:
             for spec in AGENT_SPECS:
                 yield SystemCommand(f"Agent: {spec}", f"investigate with {spec} from now on "
@@ -387,6 +418,9 @@ class WorkbenchApp(App[None]):
             self.action_postmortem()
         elif cmd.action == "agent":
             await self.switch_agent(cmd.args[0] if cmd.args else "")
+        elif cmd.action == "profile":
+            names = [a for a in cmd.args if a != "--force"]
+            self._palette_profile(names[0] if names else "", force="--force" in cmd.args)
         elif cmd.action == "theme":
             name = cmd.args[0] if cmd.args else ""
             if name in self.available_themes:
@@ -477,7 +511,7 @@ class WorkbenchApp(App[None]):
         self._set_state(f"investigating ({getattr(investigator, 'name', 'agent')})")
         try:
             async for event in investigator.run(brief):
-                self.post_message(AgentEvent(event))
+                self.post_message(AgentEvent(event, self.hub))
         finally:
             closer = getattr(investigator, "aclose", None)
             if closer is not None:
@@ -496,9 +530,13 @@ class WorkbenchApp(App[None]):
                 self.run_worker(self._notice(f"investigation failed: {worker.error}", "error"))
         elif worker.group == "commands" and event.state == WorkerState.ERROR:
             self.run_worker(self._notice(f"command failed: {worker.error}", "error"))
+        elif worker.group == "profile" and event.state == WorkerState.ERROR:
+            self.run_worker(self._notice(f"profile switch failed: {worker.error}", "error"))
 
     async def on_agent_event(self, message: AgentEvent) -> None:
         event = message.event
+        if message.hub is not None and message.hub is not self.hub:
+            return  # posted before a profile switch: its ids belong to the old session
         chat = self.query_one(ChatPane)
         if isinstance(event, TextDelta):
             await chat.append_answer(event.text)
@@ -576,40 +614,75 @@ class WorkbenchApp(App[None]):
         href = str(getattr(event, "href", ""))
         if href.startswith("evidence:"):
             event.prevent_default()
-            await self.show_evidence(href.removeprefix("evidence:"))
+            ref = href.removeprefix("evidence:")
+            await self.show_evidence(self._qualified(getattr(event, "markdown", None), ref))
 
     async def on_button_pressed(self, event: Any) -> None:
         button = event.button
         if button.has_class("cite") and button.id:
-            await self.show_evidence(button.id.rsplit("-", 1)[-1])
+            await self.show_evidence(self._qualified(button, button.id.rsplit("-", 1)[-1]))
+
+    @staticmethod
+    def _qualified(widget: Any, ev_id: str) -> str:
+        """``E3`` cited in a previous profile's answer is that session's ``s1-E3``."""
+        node = widget
+        while node is not None and not isinstance(node, ChatPane):
+            key = next((c.removeprefix("from-") for c in getattr(node, "classes", ())
+                        if c.startswith("from-")), None)
+            if key:
+                return f"{key}-{ev_id}"
+            node = getattr(node, "parent", None)
+        return ev_id
+
+    def lookup(self, ref: str) -> Evidence | None:
+        """``E3`` in the current hub; ``s1-E3`` in an archived session."""
+        key, sep, ev_id = ref.partition("-")
+        if sep:
+            archived = self.archives.get(key)
+            return archived.evidence.get(ev_id) if archived is not None else None
+        return self.hub.evidence.get(ref) if self.hub is not None else None
 
     async def show_evidence(self, ev_id: str, *, switch_tab: bool = True,
                             focus: bool = True) -> bool:
         """Show an item's panel, highlight it in the list, focus the panel's main widget."""
-        ev = self.hub.evidence.get(ev_id) if self.hub is not None else None
+        from obsbench.tui.widgets.timeline import is_changes_like  # noqa: PLC0415
+
+        ev = self.lookup(ev_id)
         if ev is None:
             self.notify(f"no evidence {ev_id}", severity="warning")
             return False
-        self._list_evidence(ev)
+        archived = "-" in ev_id
+        if not archived:
+            self._list_evidence(ev)
         switcher = self.query_one("#panels", ContentSwitcher)
-        panel_id = f"panel-{ev.id}"
-        if ev.kind != "series":
-            # The cited window: metric charts zoom to it when it is narrower than theirs.
+        panel_id = f"panel-{ev_id}"
+        if ev.kind != "series" and not is_changes_like(ev):
+            # The cited window: metric charts zoom to it when it is narrower than theirs
+            # (a changes item is drawn on the charts' axis: it keeps their zoom).
             self.cited_window = time_window(ev.time_range)
-        if not switcher.query(f"#{panel_id}"):
-            await switcher.mount(build_panel(ev, id=panel_id))
+        mounted = switcher.query(f"#{panel_id}")
+        panel = mounted.first() if mounted else build_panel(ev, id=panel_id)
+        if not mounted:
+            panel.set_class(archived, "-archived")
+            await switcher.mount(panel)
+        if isinstance(panel, ChangesPanel) and not archived:
+            await self._ensure_axis_chart(switcher)
         changes = self._change_marks()
         for chart in switcher.query(MetricPanel):
-            chart.set_changes(changes)
+            if not chart.has_class("-archived"):
+                chart.set_changes(changes)
             chart.zoom(self.cited_window)
         shown = switcher.query_one(f"#{panel_id}", Panel)
+        if isinstance(shown, MetricPanel):
+            self.axis_chart = panel_id  # the changes timeline follows the chart last shown
+        self._refresh_timelines()
         if isinstance(shown, PatternsPanel):
             self.mark_pattern(shown.current_template)
         elif isinstance(shown, LogPanel) and self.marked_template:
             shown.mark(self.marked_template)
         switcher.current = panel_id
-        self.shown_evidence = ev.id
-        self.query_one(EvidenceList).select_id(ev.id)
+        self.shown_evidence = ev_id
+        self.query_one(EvidenceList).select_id(ev_id)
         if switch_tab:
             self._show_tab("tab-panel")
         if switch_tab and focus:
@@ -647,6 +720,196 @@ class WorkbenchApp(App[None]):
         await self._notice(f"agent: {label}" + (f" ({reason})" if reason else ""), "info")
         return True
 
+    # -- profiles --------------------------------------------------------------------------------
+    def _palette_profile(self, name: str, *, force: bool = False) -> None:
+        self.run_worker(self.switch_profile(name, force=force), group="profile",
+                        exit_on_error=False)
+
+    async def switch_profile(self, name: str, *, force: bool = False) -> bool:
+        """Investigate another profile's stack; the session so far stays viewable.
+
+        In order, and nothing changes until the new hub is connected: resolve the profile
+        (config, secrets) in a thread, check its backends' health (a failing backend
+        refuses the switch unless ``force``), connect the new hub in its own worker; then
+        cancel what runs (as ``esc``), close the old hub (servers, subprocesses, store
+        handles) in the task that opened it, archive the old session (saved as markdown
+        and JSON; its evidence ids become ``s1-E3``) and swap the new hub in.
+        """
+        switcher = self.profile_switcher
+        if switcher is None:
+            await self._notice("this session cannot switch profiles", "warning")
+            return False
+        if not name:
+            names = await asyncio.to_thread(switcher.names)
+            await self._notice("which profile? " + (", ".join(
+                f"{n} (current)" if n == self.status.profile else n for n in names)
+                or "none is configured (obsbench config init)"), "warning")
+            return False
+        if self._switching:
+            await self._notice("a profile switch is already under way", "warning")
+            return False
+        if name == self.status.profile:
+            await self._notice(f"already on profile {name}", "info")
+            return False
+        self._switching = True
+        before = self.status.state
+        self._set_state(f"switching to {name}…")
+        done = False
+        try:
+            prepared = await self._prepare_profile(switcher, name, force)
+            if prepared is not None:
+                await self._commit_profile(*prepared)
+                done = True
+            return done
+        finally:
+            self._switching = False
+            if done or self.status.state.startswith("switching"):
+                self._set_state("idle" if done else before)
+
+    async def _prepare_profile(
+        self, switcher: ProfileSwitcher, name: str, force: bool,
+    ) -> tuple[ProfileTarget, Hub, asyncio.Event, Worker[None], list[Any]] | None:
+        """Resolve, check and connect the new profile; None (and a notice) when it cannot."""
+
+        def refuse(why: str) -> None:
+            self.run_worker(self._notice(f"cannot switch to {name}: {why}; "
+                                         f"still on {self.status.profile}", "error"))
+
+        try:
+            target = await asyncio.to_thread(switcher.resolve, name, self.status.agent)
+        except ObsbenchError as exc:
+            refuse(exc.message + (f" — {exc.hint}" if exc.hint else ""))
+            return None
+        results: list[Any] = []
+        if target.health_check is not None:
+            results = await asyncio.to_thread(target.health_check)
+            failed = [r for r in results if r.status == "fail"]
+            if failed and not force:
+                refuse("; ".join(f"{r.signal} {r.type}: {r.detail}" for r in failed)
+                       + f" (:profile {name} --force switches anyway)")
+                return None
+        closing = asyncio.Event()
+        connected: asyncio.Future[Hub] = asyncio.get_running_loop().create_future()
+        holder = self.run_worker(self._hold_hub(target.hub_factory, connected, closing),
+                                 name="hub", group="hub", exit_on_error=False)
+        try:
+            hub = await connected
+        except Exception as exc:
+            msg = exc.message if isinstance(exc, ObsbenchError) else f"{type(exc).__name__}: {exc}"
+            refuse(f"its servers did not connect: {msg}")
+            return None
+        return target, hub, closing, holder, results
+
+    async def _hold_hub(self, factory: Callable[[Any], Hub], connected: asyncio.Future[Hub],
+                        closing: asyncio.Event) -> None:
+        """Enter a switched-to hub and keep it until ``closing``, in this one task."""
+        try:
+            async with factory(self.confirm_write) as hub:
+                connected.set_result(hub)
+                await closing.wait()
+        except BaseException as exc:
+            if not connected.done():
+                if isinstance(exc, Exception):
+                    connected.set_exception(exc)
+                else:
+                    connected.cancel()
+            if not isinstance(exc, Exception):
+                raise
+
+    async def _commit_profile(self, target: ProfileTarget, hub: Hub, closing: asyncio.Event,
+                              holder: Worker[None], results: list[Any]) -> None:
+        """Stop what runs, close the old hub, archive its session, swap the new one in."""
+        running = [w for w in self.workers
+                   if w.group in ("investigation", "commands") and w.is_running]
+        for w in running:
+            w.cancel()  # as esc: the hub records the cancelled calls, no evidence is filed
+        await self._wait_for(running)
+        old_hubs = [w for w in self.workers if w.group == "hub" and w is not holder
+                    and w.state in (WorkerState.PENDING, WorkerState.RUNNING)]
+        old_store = self.hub.evidence if self.hub is not None else None
+        self._hub_closing.set()  # the old hub's worker leaves its context and closes it
+        await self._wait_for(old_hubs)
+        previous = self.status.profile
+        archive = await self._archive_session(previous, old_store)
+        self.hub = hub
+        self._hub_ready = asyncio.Event()
+        self._hub_ready.set()
+        self._hub_closing = closing
+        self.hub_factory = target.hub_factory
+        self.health_check = target.health_check
+        if target.investigator_factory is not None:
+            self.investigator_factory = target.investigator_factory
+            self.status.agent = target.agent or self.status.agent
+        self.status.profile = target.name
+        self.status.backends = health_summary(results) or target.backends
+        self.status.servers = f"{len({t.server for t in hub.tools()})} servers"
+        self.transcript = Transcript(profile=target.name, agent=self.status.agent)
+        self.query_one(StatusBar).show(self.status)
+        if archive is not None:
+            from textual.widgets.option_list import Option  # noqa: PLC0415
+
+            self.query_one(EvidenceList).add_option(Option(
+                Text(f"── {target.name} ──", style="bold"), id=f"{archive.key}-next",
+                disabled=True))
+        saved = " and ".join(str(p) for p in archive.saved) if archive else ""
+        await self._notice(
+            f"profile {target.name} ({self.status.backends}"
+            f"{'; writes enabled' if target.writes_enabled else ''}); the {previous} session "
+            f"stays above, read-only" + (f", saved to {saved}" if saved else ""), "info")
+
+    @staticmethod
+    async def _wait_for(workers: list[Worker[Any]]) -> None:
+        for w in workers:
+            try:
+                await w.wait()
+            except Exception:  # cancelled or failed: it has ended, which is what is wanted
+                continue
+
+    async def _archive_session(self, profile: str, store: Any) -> ArchivedSession | None:
+        """Keep the old session viewable: chat tagged, evidence listed under its profile with
+        prefixed ids, panels dropped (rebuilt on demand), transcript saved to files."""
+        from textual.widgets.option_list import Option  # noqa: PLC0415
+
+        from obsbench.tui.widgets.evidence_list import evidence_label  # noqa: PLC0415
+
+        items = list(store) if store is not None else []
+        if not items and not self.transcript.entries:
+            return None
+        key = f"s{len(self.archives) + 1}"
+        saved: list[Path] = []
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for fmt in ("md", "json"):
+            name = f"session-{stamp}-{key}-{re.sub(r'[^A-Za-z0-9_.-]+', '_', profile)}.{fmt}"
+            try:
+                saved.append(self.transcript.export(self._export_base() / name, items, store))
+            except OSError as exc:
+                await self._notice(f"could not save the {profile} session: {exc}", "error")
+        archive = ArchivedSession(key, profile, store, self.transcript, saved)
+        self.archives[key] = archive
+        for child in self.query_one(ChatPane).children:
+            if not any(c.startswith("from-") for c in child.classes):
+                child.add_class(f"from-{key}", "-archived")
+        listed = self.query_one(EvidenceList)
+        listed.clear_options()
+        for old in self.archives.values():
+            listed.add_option(Option(Text(f"── {old.profile} (before the switch) ──",
+                                          style="dim"), id=f"{old.key}-head", disabled=True))
+            for ev in old.evidence or []:
+                listed.add_option(Option(evidence_label(ev), id=f"{old.key}-{ev.id}"))
+        self.listed = set()
+        switcher = self.query_one("#panels", ContentSwitcher)
+        switcher.current = "panel-empty"
+        for panel in list(switcher.query(Panel)):
+            if not panel.has_class("-archived"):
+                await panel.remove()
+        self.shown_evidence = None
+        self.cited_window = None
+        self.axis_chart = None
+        self.marked_template = None
+        self.last_result = None
+        self._call_args.clear()
+        return archive
+
     def on_patterns_panel_selected(self, event: PatternsPanel.Selected) -> None:
         self.mark_pattern(event.template)
 
@@ -668,16 +931,85 @@ class WorkbenchApp(App[None]):
         self.cited_window = None
         for chart in self.query(MetricPanel):
             chart.zoom(None)
+        self._refresh_timelines()
+
+    # -- the changes timeline --------------------------------------------------------------------
+    def _refresh_timelines(self) -> None:
+        """Every changes panel shows the session's merged changes on the charts' axis."""
+        from obsbench.tui.widgets.timeline import is_changes_like, merge_changes  # noqa: PLC0415
+
+        panels = list(self.query(ChangesPanel))
+        if not panels or self.hub is None:
+            return
+        items = [ev for ev in self.hub.evidence if is_changes_like(ev)]
+        merged = merge_changes(items)
+        sources = {ev.id: f"{ev.server}.{ev.tool}" for ev in items}
+        for panel in panels:
+            if not panel.has_class("-archived"):  # a previous profile's panel keeps its own
+                panel.set_timeline(merged, self._timeline_axis, sources)
+
+    async def _ensure_axis_chart(self, switcher: ContentSwitcher) -> None:
+        """No chart panel yet, but a chartable item: mount its chart, hidden, so the changes
+        timeline has the axis that chart will have."""
+        from obsbench.tui.widgets.panels import is_chartable  # noqa: PLC0415
+
+        if self.hub is None or any(c.span for c in switcher.query(MetricPanel)
+                                   if not c.has_class("-archived")):
+            return
+        ev = next((e for e in reversed(list(self.hub.evidence)) if e.kind == "series"
+                   and not e.is_error and is_chartable(e.payload)), None)
+        if ev is not None and not switcher.query(f"#panel-{ev.id}"):
+            chart = build_panel(ev, id=f"panel-{ev.id}")
+            chart.display = False
+            await switcher.mount(chart)
+
+    def _timeline_axis(self, width: int, height: int = 0) -> Any:
+        """The x axis of the chart last shown (zoom included), as plotext lays it out at
+        ``width``; without a chart, the cited window or the changes items' whole range."""
+        from obsbench.tui.widgets.timeline import (  # noqa: PLC0415
+            DEFAULT_GUTTER,
+            Axis,
+            is_changes_like,
+        )
+
+        charts = {c.id: c for c in self.query(MetricPanel)
+                  if c.span is not None and not c.has_class("-archived")}
+        chart = charts.get(self.axis_chart or "") or next(iter(charts.values()), None)
+        if chart is not None:
+            axis = chart.x_axis(width, height)
+            if axis is not None:
+                return axis
+        window, source = self.cited_window, "the cited window"
+        if window is None and self.hub is not None:
+            ranges = [w for ev in self.hub.evidence if is_changes_like(ev)
+                      if (w := time_window(ev.time_range)) is not None]
+            if ranges:
+                window = (min(a for a, _ in ranges), max(b for _, b in ranges))
+                source = "the changes items' range"
+        if window is None or width <= DEFAULT_GUTTER + 1:
+            return None
+        return Axis(window[0], window[1], DEFAULT_GUTTER, width - DEFAULT_GUTTER, source)
+
+    def on_changes_panel_show_source(self, message: ChangesPanel.ShowSource) -> None:
+        """Enter on a change: show the (other) evidence item it came from."""
+        others = [i for i in message.ev_ids if i != self.shown_evidence]
+        target = others[0] if others else (message.ev_ids[0] if message.ev_ids else None)
+        if target is not None:
+            self.run_worker(self.show_evidence(target), group="show", exit_on_error=False)
 
     def action_raw_json(self) -> None:
-        ev = (self.hub.evidence.get(self.shown_evidence)
-              if self.hub is not None and self.shown_evidence else None)
+        ev = self.lookup(self.shown_evidence) if self.shown_evidence else None
         if ev is None:
             self.notify("no evidence shown; select one first", severity="warning")
             return
         self.push_screen(RawJsonScreen(ev.id, ev.to_dict()))
 
     # -- export and status -----------------------------------------------------------------------
+    def _export_base(self) -> Path:
+        from obsbench.paths import data_dir  # noqa: PLC0415
+
+        return self.export_dir or data_dir() / "exports"
+
     def action_export(self, fmt: str = "md", path: Path | None = None) -> Path | None:
         if fmt not in ("md", "json"):
             self.notify(f"export format {fmt!r}: use md or json", severity="warning")

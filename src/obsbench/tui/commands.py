@@ -2,7 +2,7 @@
 
 Parsing is plain Python (no Textual) so it is tested on its own. A command is
 either a *tool call* (``ToolCommand``: a hub tool name and its arguments) or an
-*app action* (``AppCommand``: export, theme, help, cancel) the app performs.
+*app action* (``AppCommand``: export, theme, agent, profile, help) the app performs.
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ USAGE: dict[str, str] = {
     "postmortem": ":postmortem                       cited post-mortem of the last answer",
     "theme": ":theme NAME                       switch colour theme",
     "agent": ":agent offline|anthropic|openai[:MODEL]  investigate with another agent",
+    "profile": ":profile [NAME] [--force]          switch profile (no NAME: list them)",
     "help": ":help                             keys and commands",
 }
-_APP = ("export", "theme", "help", "postmortem", "agent")
+_APP = ("export", "theme", "help", "postmortem", "agent", "profile")
 
 
 def _value(text: str) -> Any:

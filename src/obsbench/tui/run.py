@@ -28,11 +28,14 @@ def build_app(scope: Scope, choice: AgentChoice, agent_config: AgentConfig, ui: 
               question: str | None = None, notices: list[str] | None = None) -> WorkbenchApp:
     """The app wired to real parts: the hub (audited, writes confirmed in a modal) and agent."""
 
-    def hub_factory(confirm: Any) -> Hub:
+    def make_hub(new_scope: Scope, confirm: Any) -> Hub:
         from obsbench.hub import Hub  # noqa: PLC0415
         from obsbench_servers.common.audit import AuditTrail  # noqa: PLC0415
 
-        return Hub(scope, audit=AuditTrail(), elicitation_callback=confirm)
+        return Hub(new_scope, audit=AuditTrail(), elicitation_callback=confirm)
+
+    def hub_factory(confirm: Any) -> Hub:
+        return make_hub(scope, confirm)
 
     def investigator_factory(hub: Hub) -> Any:
         from obsbench.agent.select import build_investigator  # noqa: PLC0415
@@ -50,12 +53,24 @@ def build_app(scope: Scope, choice: AgentChoice, agent_config: AgentConfig, ui: 
 
         return check_many(scope.profile.backends(), timeout=5.0)
 
+    def make_investigator(spec: str) -> tuple[str, Any]:
+        # A switch starts afresh: the [agent] settings as the config says now.
+        from obsbench.agent.select import build_investigator, select_agent  # noqa: PLC0415
+        from obsbench.config import load_config  # noqa: PLC0415
+
+        fresh = load_config().config.agent
+        new = select_agent(spec, fresh)
+        return new.label, lambda hub: build_investigator(new, hub, fresh)
+
+    from obsbench.tui.profiles import ProfileSwitcher  # noqa: PLC0415
+
     return WorkbenchApp(
         hub_factory, investigator_factory, profile=scope.name,
         backends=describe_backends(scope), agent=choice.label, question=question,
         notices=([choice.reason] if choice.reason else []) + list(notices or []),
         theme=ui.theme, user_themes=user_themes_dir(ui.themes_dir), health_check=health_check,
-        agent_switcher=agent_switcher)
+        agent_switcher=agent_switcher,
+        profile_switcher=ProfileSwitcher(make_hub, scope, make_investigator=make_investigator))
 
 
 def run_tui(scope: Scope, choice: AgentChoice, agent_config: AgentConfig, ui: UIConfig, *,

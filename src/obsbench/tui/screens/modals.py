@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static, TextArea
+from textual.widgets import Button, Static
 
 from obsbench.tui.commands import USAGE
 
@@ -52,6 +52,8 @@ class RawJsonScreen(ModalScreen[None]):
         self.data = data
 
     def compose(self) -> ComposeResult:
+        from textual.widgets import TextArea  # noqa: PLC0415 - off the first-paint path
+
         with Vertical(classes="modal"):
             yield Static(f"{self.evidence_id} raw JSON (esc closes)", classes="modal-title")
             yield TextArea(json.dumps(self.data, indent=2, default=str), read_only=True,

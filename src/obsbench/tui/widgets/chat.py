@@ -8,10 +8,14 @@ citation can be followed with the mouse or the keyboard.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.containers import Horizontal, VerticalScroll
-from textual.widgets import Button, Markdown, Static
+from textual.widgets import Button, Static
+
+if TYPE_CHECKING:  # Markdown (markdown-it, highlighting) loads with the first answer
+    from textual.widgets import Markdown
 
 _CITE = re.compile(r"\[\s*(E\d+(?:\s*,\s*E\d+)*)\s*\]")
 _ID = re.compile(r"E\d+")
@@ -65,6 +69,8 @@ class ChatPane(VerticalScroll):
     async def append_answer(self, delta: str) -> None:
         """Stream a piece of the answer; rendering is batched to one refresh per tick."""
         if self._answer is None:
+            from textual.widgets import Markdown  # noqa: PLC0415 - off the first-paint path
+
             self._answers += 1
             self._answer = Markdown("", classes="chat-answer", id=f"answer-{self._answers}")
             await self.mount(self._answer)

@@ -23,7 +23,7 @@ from textual.widgets import DataTable, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from obsbench.evidence import Evidence
-from obsbench.tui.widgets.logview import LogRow, LogView
+from obsbench.tui.widgets.logview import LogRows, LogView
 
 MAX_SERIES = 6
 BAR_WIDTH = 28
@@ -202,6 +202,7 @@ class MetricPanel(Panel):
         self.marks = change_times(evidence.payload)
         self.zoomed: tuple[float, float] | None = None
         self.changes: list[tuple[float, str]] = []  # deploys and config changes (time, what)
+        self._axes: dict[tuple[int, int, float, float], Any] = {}  # x_axis(), by layout
 
     def body(self) -> ComposeResult:
         from textual_plotext import PlotextPlot  # noqa: PLC0415 - heavy, only when charted
@@ -278,16 +279,40 @@ class MetricPanel(Panel):
         self._redraw()
         return True
 
+    def x_axis(self, width: int, height: int = 0) -> Any:
+        """The chart's x axis as plotext lays it out at ``width`` columns (a timeline.Axis):
+        the changes timeline draws on it, so T is in the same column in both."""
+        from textual_plotext import PlotextPlot  # noqa: PLC0415
+
+        from obsbench.tui.widgets.timeline import Axis  # noqa: PLC0415
+
+        if self.span is None or width <= 0 or not self.is_mounted:
+            return None
+        lo, hi = self.zoomed or self.span
+        plot = self.query_one(PlotextPlot)
+        height = plot.size.height or height or 20  # never shown: as tall as it would be
+        key = (width, height, lo, hi)
+        cached = self._axes.get(key)
+        if cached is not None:
+            return cached
+        plt = plot.plt  # laid out as PlotextPlot.render does; its next render resizes it back
+        plt.plotsize(width, height)
+        plt._set_size(width, height)  # private: see PlotextPlot.render
+        plt.build()
+        cols = plt._active.monitor.matrix.Cols_canvas  # type: ignore[attr-defined]
+        label = f"{self.evidence.id} {self.evidence.tool}" + (" zoomed" if self.zoomed else "")
+        self._axes[key] = Axis(lo, hi, cols.start, len(cols), label)
+        return self._axes[key]
+
 
 # -- logs ----------------------------------------------------------------------------------------
-def log_rows(payload: dict[str, Any]) -> list[LogRow]:
-    """Rows oldest first from a logs payload (``lines`` with ts, level, service, message)."""
-    rows = [LogRow(str(line.get("ts", ""))[11:23], str(line.get("level") or "info"),
-                   str(line.get("service") or ""), str(line.get("message") or ""))
-            for line in payload.get("lines") or []]
-    if payload.get("direction", "backward") == "backward":
-        rows.reverse()
-    return rows
+def log_rows(payload: dict[str, Any]) -> LogRows:
+    """Rows oldest first from a logs payload (``lines`` with ts, level, service, message).
+
+    Lazy: a row is built when it is drawn or read, so a 100k-line item opens at once.
+    """
+    return LogRows(payload.get("lines") or [],
+                   reverse=payload.get("direction", "backward") == "backward")
 
 
 class LogPanel(Panel):
@@ -541,23 +566,138 @@ def change_marks(payload: dict[str, Any]) -> list[tuple[float, str]]:
 
 
 class ChangesPanel(Panel):
-    """Deploys, config edits, scaling and events on the evidence's time axis, newest first."""
+    """The session's changes timeline: every changes-like item merged, one lane per kind,
+    on the metric charts' time axis (``set_timeline``); a table of the changes below, the
+    selected one marked in its lane and detailed with the evidence it came from."""
+
+    DEFAULT_CSS = """
+    ChangesPanel .timeline-detail { height: auto; max-height: 4; padding: 0 1; }
+    ChangesPanel .timeline-table { height: 1fr; }
+    """
+
+    class ShowSource(Message):
+        """Enter on a change: show the evidence item it came from."""
+
+        def __init__(self, ev_ids: tuple[str, ...]) -> None:
+            super().__init__()
+            self.ev_ids = ev_ids
+
+    def __init__(self, evidence: Evidence, **kwargs: Any) -> None:
+        from obsbench.tui.widgets.timeline import DEFAULT_GUTTER, Axis, changes_of  # noqa: PLC0415
+
+        super().__init__(evidence, **kwargs)
+        self.changes = changes_of(evidence)  # until the app gives the session's
+        self.sources: dict[str, str] = {evidence.id: f"{evidence.server}.{evidence.tool}"}
+        own = time_window(evidence.time_range)
+
+        def own_axis(width: int, height: int) -> Axis | None:
+            return Axis(own[0], own[1], DEFAULT_GUTTER, width - DEFAULT_GUTTER,
+                        f"{evidence.id}'s time range") if own else None
+
+        self.axis_for: Any = own_axis
 
     def body(self) -> ComposeResult:
-        tr = self.evidence.time_range or {}
-        lo, hi = _epoch(tr.get("start")) or 0.0, _epoch(tr.get("end")) or 0.0
-        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True)
-        table.add_columns("time", f"{_hhmm(lo) if lo else ''} … {_hhmm(hi) if hi else ''}",
-                          "kind", "workload", "what")
-        for c in self.evidence.payload.get("changes") or []:
-            t = _epoch(c.get("time"))
-            images = ", ".join(str(i.get("to", "")).rsplit(":", 1)[-1]
-                               for i in c.get("images") or [])
-            what = c.get("change_cause") or images or ", ".join(c.get("change_kinds") or [])
-            table.add_row(str(c.get("time") or "")[5:16].replace("T", " "),
-                          timeline_mark(t, lo, hi), str(c.get("kind") or ""),
-                          str(c.get("workload") or ""), str(what))
+        from obsbench.tui.widgets.timeline import TimelineLanes  # noqa: PLC0415
+
+        yield TimelineLanes(classes="timeline-lanes")
+        yield Static("", classes="timeline-detail")
+        table: DataTable[str] = DataTable(cursor_type="row", zebra_stripes=True,
+                                          classes="timeline-table")
+        table.add_columns("time", "lane", "subject", "what", "from")
         yield table
+
+    def on_mount(self) -> None:
+        self._fill()
+
+    def set_timeline(self, changes: list[Any], axis_for: Any,
+                     sources: dict[str, str]) -> None:
+        """Show the session's merged changes on the axis ``axis_for(width)`` gives."""
+        same = list(changes) == self.changes and dict(sources) == self.sources
+        self.changes, self.axis_for, self.sources = list(changes), axis_for, dict(sources)
+        if not self.is_mounted:
+            return
+        if same:  # only the axis may have moved (a zoom): keep the table and its cursor
+            self.lanes.axis_for = axis_for
+            self.refresh_axis()
+        else:
+            self._fill()
+
+    @property
+    def lanes(self) -> Any:
+        from obsbench.tui.widgets.timeline import TimelineLanes  # noqa: PLC0415
+
+        return self.query_one(TimelineLanes)
+
+    def _fill(self) -> None:
+        from obsbench.tui.widgets.timeline import LANE_NAMES  # noqa: PLC0415
+
+        lanes = self.lanes
+        lanes.changes, lanes.axis_for = self.changes, self.axis_for
+        table = self.query_one(".timeline-table", DataTable)
+        table.clear()
+        for n, c in enumerate(self.changes):
+            table.add_row(datetime.fromtimestamp(c.t, UTC).strftime("%m-%d %H:%M:%S"),
+                          LANE_NAMES[c.lane], c.subject[:40], c.what[:90],
+                          ", ".join(c.sources), key=str(n))
+        # Start on this item's newest change: what the person selected it for.
+        own = [n for n, c in enumerate(self.changes) if self.evidence.id in c.sources]
+        if own:
+            table.move_cursor(row=own[-1], animate=False)
+        self._select(table.cursor_row)
+        self.refresh_axis()
+
+    def refresh_axis(self) -> None:
+        """Redraw the note and lanes (the charts zoomed, or the session's changes grew)."""
+        self.lanes.refresh()
+
+    def on_resize(self) -> None:
+        # A chart here would fill the panel under its header and one note line: its height
+        # sets its y labels, hence where its data columns start.
+        header = self.query_one(".panel-header", Static)
+        self.lanes.chart_height = max(self.size.height - header.outer_size.height - 1, 0)
+
+    def _select(self, row: int) -> None:
+        change = self.changes[row] if 0 <= row < len(self.changes) else None
+        lanes = self.lanes
+        lanes.selected = change
+        lanes.refresh()
+        self.query_one(".timeline-detail", Static).update(self._detail(change))
+
+    def _detail(self, c: Any) -> Text:
+        from obsbench.tui.widgets.timeline import LANE_NAMES  # noqa: PLC0415
+
+        text = Text()
+        if c is None:
+            text.append("no changes in this session's changes items", style="dim")
+            return text
+        d = c.detail
+        text.append(f"{datetime.fromtimestamp(c.t, UTC).strftime('%Y-%m-%d %H:%M:%S')} "
+                    f"{LANE_NAMES[c.lane]} {c.subject}", style="bold")
+        text.append(f"\n{c.what}")
+        extra = [str(d[k]) for k in ("summary", "message") if d.get(k) and str(d[k]) != c.what]
+        if d.get("who"):
+            extra.append(f"by {d['who']}")
+        if d.get("namespace"):
+            extra.append(f"namespace {d['namespace']}")
+        if extra:
+            text.append("\n" + " · ".join(extra)[:300], style="dim")
+        text.append("\nfrom: " + ", ".join(f"{i} {self.sources.get(i, '')}".strip()
+                                           for i in c.sources))
+        text.append("  (enter shows it)", style="dim")
+        return text
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._select(event.cursor_row)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        row = event.cursor_row
+        if 0 <= row < len(self.changes):
+            # An archived session's panel (``panel-s1-E4``) points into that session.
+            prefix = (self.id or "").removeprefix("panel-").removesuffix(self.evidence.id)
+            self.post_message(self.ShowSource(tuple(prefix + i
+                                                    for i in self.changes[row].sources)))
 
 
 def build_panel(ev: Evidence, **kwargs: Any) -> Panel:
