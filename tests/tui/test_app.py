@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -83,6 +84,26 @@ async def test_selecting_an_item_in_the_evidence_list_shows_it(demo_bundle: Path
         table = app.query_one("#panel-E1", AlertsPanel).query_one(DataTable)
         names = {table.get_row_at(i)[1] for i in range(table.row_count)}
         assert "HighErrorRate" in names
+
+
+async def test_the_newest_request_to_show_a_panel_wins_over_a_slower_one(
+        demo_bundle: Path) -> None:
+    # A panel still mounting must not take the screen back from a later selection.
+    app = make_app(bundle_scope(demo_bundle), question="why?")
+    async with app.run_test(size=WIDE) as pilot:
+        await wait_for(pilot, lambda: answered(app))
+        shown = app.shown_evidence
+        assert shown is not None
+        assert app.hub is not None
+        unmounted = next(e.id for e in app.hub.evidence if not app.query(f"#panel-{e.id}"))
+        slow, fast = await asyncio.gather(app.show_evidence(unmounted),
+                                          app.show_evidence(shown))
+        await pilot.pause()
+        assert (slow, fast) == (False, True)
+        assert app.shown_evidence == shown
+        assert app.query_one("#panels", ContentSwitcher).current == f"panel-{shown}"
+        listed = app.query_one(EvidenceList)
+        assert listed.get_option_at_index(listed.highlighted or 0).id == shown
 
 
 async def test_command_bar_calls_tools_and_adds_evidence(demo_bundle: Path) -> None:

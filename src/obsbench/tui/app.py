@@ -194,6 +194,7 @@ class WorkbenchApp(App[None]):
         self.transcript = Transcript(profile=profile, agent=agent)
         self.status = StatusInfo(profile=profile, backends=backends, agent=agent)
         self.shown_evidence: str | None = None
+        self._show_ticket = 0  # the newest show_evidence request wins over slower ones
         self.listed: set[str] = set()
         self._hub_ready = asyncio.Event()
         self._hub_closing = asyncio.Event()
@@ -579,10 +580,11 @@ class WorkbenchApp(App[None]):
         self.status.input_tokens, self.status.output_tokens = (usage.input_tokens,
                                                                usage.output_tokens)
         self.status.cost_usd = usage.cost_usd
-        self._set_state("idle")
         first = next((i for i in cited if i in known), None)
         if first is not None:
             await self.show_evidence(first, switch_tab=False)
+        # Idle once the first cited panel is up: what the person does next is not raced.
+        self._set_state("idle")
 
     def action_cancel(self) -> None:
         """Cancel the running investigation and commands; the hub stays connected."""
@@ -651,15 +653,13 @@ class WorkbenchApp(App[None]):
         if ev is None:
             self.notify(f"no evidence {ev_id}", severity="warning")
             return False
+        self._show_ticket += 1
+        ticket = self._show_ticket
         archived = "-" in ev_id
         if not archived:
             self._list_evidence(ev)
         switcher = self.query_one("#panels", ContentSwitcher)
         panel_id = f"panel-{ev_id}"
-        if ev.kind != "series" and not is_changes_like(ev):
-            # The cited window: metric charts zoom to it when it is narrower than theirs
-            # (a changes item is drawn on the charts' axis: it keeps their zoom).
-            self.cited_window = time_window(ev.time_range)
         mounted = switcher.query(f"#{panel_id}")
         panel = mounted.first() if mounted else build_panel(ev, id=panel_id)
         if not mounted:
@@ -667,6 +667,12 @@ class WorkbenchApp(App[None]):
             await switcher.mount(panel)
         if isinstance(panel, ChangesPanel) and not archived:
             await self._ensure_axis_chart(switcher)
+        if ticket != self._show_ticket:
+            return False  # a newer request (a click while this panel mounted) decides
+        if ev.kind != "series" and not is_changes_like(ev):
+            # The cited window: metric charts zoom to it when it is narrower than theirs
+            # (a changes item is drawn on the charts' axis: it keeps their zoom).
+            self.cited_window = time_window(ev.time_range)
         changes = self._change_marks()
         for chart in switcher.query(MetricPanel):
             if not chart.has_class("-archived"):
