@@ -28,8 +28,8 @@ from obsbench_servers.common.errors import ObsbenchError
 from obsbench_servers.common.timeutil import NS_PER_S, ns_to_rfc3339
 from obsbench_servers.metrics import conventions as cv
 from obsbench_servers.metrics.backend import MetricsBackend, SeriesData, after_warmup
-from obsbench_servers.metrics.golden import fmt_unit
 from obsbench_servers.metrics.summaries import hhmm, sparkline
+from obsbench_servers.metrics.units import fmt_unit
 
 Z_CAP = 50.0
 TRANSIENT_S = 15 * 60  # shorter episodes that are over by the end are blips

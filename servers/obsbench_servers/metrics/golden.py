@@ -22,28 +22,11 @@ from obsbench_servers.common.errors import NotFoundError, ObsbenchError
 from obsbench_servers.common.timeutil import NS_PER_S
 from obsbench_servers.metrics import conventions as cv
 from obsbench_servers.metrics.backend import MetricsBackend, SeriesData, after_warmup
-from obsbench_servers.metrics.summaries import Summary, fmt, hhmm, sparkline, summarize
+from obsbench_servers.metrics.summaries import Summary, hhmm, sparkline, summarize
+from obsbench_servers.metrics.units import fmt_unit
 
 _GENERIC_JOBS = frozenset({"kubelet", "kube-state-metrics", "node-exporter", "blackbox",
                            "envoy-stats", "apiserver", "prometheus", "alertmanager", "cadvisor"})
-
-
-def fmt_unit(v: float, unit: str) -> str:
-    """A value with its unit, readable at a glance (ms, %, MiB, cores)."""
-    if v is None or not math.isfinite(v):
-        return fmt(v)
-    if unit == "s":
-        return f"{v * 1000:.3g} ms" if abs(v) < 1 else f"{v:.3g} s"
-    if unit == "ratio":
-        return f"{v * 100:.3g}%"
-    if unit == "bytes":
-        for div, suffix in ((1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")):
-            if abs(v) >= div:
-                return f"{v / div:.3g} {suffix}"
-        return f"{v:.0f} B"
-    if unit == "bool":
-        return f"{v:g}"
-    return f"{fmt(v)} {unit}".rstrip()
 
 
 # --------------------------------------------------------------------------- discovery

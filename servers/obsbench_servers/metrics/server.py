@@ -53,7 +53,8 @@ from obsbench_servers.metrics.backend import (
 from obsbench_servers.metrics.compare import compare_series
 from obsbench_servers.metrics.promql.ast import VectorSel, walk
 from obsbench_servers.metrics.promql.parse import parse
-from obsbench_servers.metrics.summaries import fmt, hhmm, sparkline, summarize
+from obsbench_servers.metrics.summaries import hhmm, sparkline, summarize
+from obsbench_servers.metrics.units import fmt
 
 INSTRUCTIONS = (
     "Metrics (Prometheus / PromQL) of the services under investigation. Start broad: "

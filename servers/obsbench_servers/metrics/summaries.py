@@ -220,21 +220,6 @@ def sparkline(ts: np.ndarray, v: np.ndarray, width: int = 32) -> str:
     return "".join(chars)
 
 
-def fmt(v: float) -> str:
-    """A number in at most 4 significant digits, with k/M/G for big ones."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "NaN"
-    if math.isinf(v):
-        return "+Inf" if v > 0 else "-Inf"
-    a = abs(v)
-    for div, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e4, "k")):
-        if a >= div:
-            return f"{v / div:.4g}{suffix}"
-    if a == 0:
-        return "0"
-    return f"{v:.4g}"
-
-
 def hhmm(t: float) -> str:
     """Epoch seconds as ``HH:MM`` UTC (with seconds when not on a minute)."""
     text = ns_to_rfc3339(int(t * NS_PER_S))

@@ -23,6 +23,14 @@ from textual.widgets import DataTable, Input, Static, Tree
 from textual.widgets.tree import TreeNode
 
 from obsbench.evidence import Evidence
+from obsbench.tui.widgets.chart_axes import (
+    Pane,
+    max_panes,
+    pad_labels,
+    plan_panes,
+    y_range,
+    y_ticks,
+)
 from obsbench.tui.widgets.logview import LogRows, LogView
 
 MAX_SERIES = 6
@@ -134,21 +142,29 @@ def _points(label: str, points: list[Any]) -> tuple[str, list[float], list[float
     return label, ts, vs
 
 
-def chart_series(payload: dict[str, Any]) -> list[tuple[str, list[float], list[float]]]:
-    """The series of any chartable payload: a Prometheus matrix, the anomalies of
-    find_anomalies or the golden signals of get_service_golden_signals (their points)."""
+def chart_items(payload: dict[str, Any]) -> list[tuple[str, list[float], list[float], str]]:
+    """``(label, times_s, values, unit)`` of any chartable payload: a Prometheus matrix
+    (unit unknown: ""), the anomalies of find_anomalies or the golden signals of
+    get_service_golden_signals (their points)."""
     if (payload.get("prometheus") or {}).get("resultType") == "matrix":
-        return matrix_series(payload)
+        return [(label, ts, vs, "") for label, ts, vs in matrix_series(payload)]
     out = []
     for a in payload.get("anomalies") or []:
-        out.append(_points(f"{a.get('service', '')} {a.get('signal', '')}"
-                           f" ({a.get('unit') or ''})", a.get("points") or []))
+        unit = str(a.get("unit") or "")
+        out.append((*_points(f"{a.get('service', '')} {a.get('signal', '')} ({unit})",
+                             a.get("points") or []), unit))
     for sig in payload.get("signals") or []:
+        unit = str(sig.get("unit") or "")
         for s in sig.get("series") or []:
             labels = ",".join(f"{v}" for _, v in sorted((s.get("labels") or {}).items()))
-            out.append(_points(f"{sig.get('key', '')} {labels} ({sig.get('unit') or ''})",
-                               s.get("points") or []))
+            name = " ".join(filter(None, (str(sig.get("key", "")), labels, f"({unit})")))
+            out.append((*_points(name, s.get("points") or []), unit))
     return out
+
+
+def chart_series(payload: dict[str, Any]) -> list[tuple[str, list[float], list[float]]]:
+    """``(label, times_s, values)`` of any chartable payload (see ``chart_items``)."""
+    return [(label, ts, vs) for label, ts, vs, _ in chart_items(payload)]
 
 
 def is_chartable(payload: dict[str, Any]) -> bool:
@@ -196,7 +212,10 @@ class MetricPanel(Panel):
 
     def __init__(self, evidence: Evidence, **kwargs: Any) -> None:
         super().__init__(evidence, **kwargs)
-        self.series = chart_series(evidence.payload)[:MAX_SERIES]
+        items = chart_items(evidence.payload)[:MAX_SERIES]
+        self.series = [(label, ts, vs) for label, ts, vs, _ in items]
+        self.units = [unit for *_, unit in items]
+        self.panes: list[Pane] = []  # as last drawn: one per unit while they fit
         xs = [t for _, ts, _ in self.series for t in ts]
         self.span: tuple[float, float] | None = (min(xs), max(xs)) if xs else None
         self.marks = change_times(evidence.payload)
@@ -207,9 +226,9 @@ class MetricPanel(Panel):
     def body(self) -> ComposeResult:
         from textual_plotext import PlotextPlot  # noqa: PLC0415 - heavy, only when charted
 
-        yield Static(self._note(), classes="panel-note")
         plot = PlotextPlot(classes="metric-plot")
         self._draw(plot)
+        yield Static(self._note(), classes="panel-note")
         yield plot
 
     def _note(self) -> str:
@@ -225,34 +244,78 @@ class MetricPanel(Panel):
         if inside:
             parts.append("changes: " + ", ".join(f"{_hhmm(t)} {what}" for t, what in inside[:4])
                          + (f" (+{len(inside) - 4})" if len(inside) > 4 else "") + " (blue)")
+        if len(self.panes) > 1:
+            parts.append("one y axis per unit: "
+                         + ", ".join(p.unit or "+".join(u or "?" for u in p.units)
+                                     for p in self.panes))
         if self.zoomed:
             parts.append(f"zoomed to {_hhmm(self.zoomed[0])}..{_hhmm(self.zoomed[1])} "
                          "(z resets)")
         return "; ".join(filter(None, parts)) or "no change points"
 
     def _draw(self, plot: Any) -> None:
+        """Draw the series; of different units, in stacked panes sharing the time axis."""
         plt = plot.plt
         plt.clear_data()
         plt.clear_figure()
+        self._axes.clear()
         lo, hi = self.zoomed or self.span or (0.0, 0.0)
-        for label, ts, vs in self.series:
-            pts = [(t, v) for t, v in zip(ts, vs, strict=True) if lo <= t <= hi]
-            if pts:
-                plt.plot([t for t, _ in pts], [v for _, v in pts], label=label[:40],
-                         marker="braille")
+        rows = plot.size.height
+        self.panes = plan_panes(self.units, max_panes(rows))
+        stacked = len(self.panes) > 1
+        if stacked:
+            plt.subplots(len(self.panes), 1)
+        visible = [[(t, v) for t, v in zip(ts, vs, strict=True) if lo <= t <= hi]
+                   for _, ts, vs in self.series]
+        pane_rows = rows // len(self.panes) if rows else 0
+        ticks = pad_labels([
+            y_ticks(*y_range([v for i in pane.members for _, v in visible[i]]), pane.unit,
+                    3 if not pane_rows or pane_rows >= 7 else 2)
+            for pane in self.panes])
+        for n, pane in enumerate(self.panes, 1):
+            sub = plt.subplot(n, 1) if stacked else plt
+            for i in pane.members:
+                if visible[i]:
+                    sub.plot([t for t, _ in visible[i]], [v for _, v in visible[i]],
+                             label=self.series[i][0][:40], marker="braille")
+            if stacked or pane.unit:
+                sub.ylim(ticks[n - 1][0][0], ticks[n - 1][-1][0])
+                sub.yticks([v for v, _ in ticks[n - 1]], [label for _, label in ticks[n - 1]])
+            self._draw_time(sub, lo, hi, bottom=n == len(self.panes))
+        plot.refresh()
+
+    def _draw_time(self, sub: Any, lo: float, hi: float, *, bottom: bool) -> None:
+        """The x axis (labelled under the bottom pane only), change points and changes."""
         if self.span:
-            plt.xlim(lo, hi)
+            sub.xlim(lo, hi)
             ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
-            plt.xticks(ticks, [_hhmm(t) for t in ticks])
+            if bottom:
+                sub.xticks(ticks, [_hhmm(t) for t in ticks])
+            else:
+                sub.xticks([], [])
             onset = onset_time(self.marks)
             for t in self.marks:
                 if lo <= t <= hi:
-                    plt.vline(t, "magenta" if t == onset else "red")
+                    sub.vline(t, "magenta" if t == onset else "red")
             for t, _ in self.changes:
                 if lo <= t <= hi:
-                    plt.vline(t, "blue")
-        plt.xlabel("time (UTC)")
-        plot.refresh()
+                    sub.vline(t, "blue")
+        if bottom:
+            sub.xlabel("time (UTC)")
+
+    def on_resize(self) -> None:
+        # Panes need rows: a shorter panel stacks fewer (the last one mixes the rest).
+        if len(set(self.units)) > 1:
+            self.call_after_refresh(self._fit_panes)
+
+    def _fit_panes(self) -> None:
+        from textual_plotext import PlotextPlot  # noqa: PLC0415
+
+        if not self.is_mounted:
+            return
+        rows = self.query_one(PlotextPlot).size.height
+        if len(plan_panes(self.units, max_panes(rows))) != len(self.panes):
+            self._redraw()
 
     def set_changes(self, changes: list[tuple[float, str]]) -> bool:
         """Mark deploys and config changes on the chart's time axis; True when redrawn."""
