@@ -255,6 +255,32 @@ def test_an_unresolvable_reference_is_reported_not_raised(
     assert check["reason"] == "secret" and "MISSING_TOKEN_VAR" in check["message"]
 
 
+def test_the_serve_token_reference_is_shown_as_a_status_and_checked_by_validate(
+    write_config: Callable[[str], Path],
+    run_cli: Callable[..., Result],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    write_config(
+        '[profiles.p.metrics]\ntype = "prometheus"\nurl = "http://127.0.0.1:1"\n'
+        '[profiles.p.serve]\nauth = "bearer"\ntoken_ref = "env:MISSING_SERVE_TOKEN"\n'
+    )
+    show = run_cli("config", "show", "--json")
+    view: dict[str, Any] = json.loads(show.stdout)["profiles"]["p"]["serve"]["token_ref"]
+    assert view["ref"] == "env:MISSING_SERVE_TOKEN" and view["resolves"] is False
+    assert "does not resolve" in run_cli("config", "show").stdout
+    validate = run_cli("config", "validate")
+    assert validate.exit_code == 0
+    assert "profiles.p.serve.token_ref: env:MISSING_SERVE_TOKEN does not resolve" in (
+        validate.stderr)
+    # Once it resolves: no warning, and the value is never printed.
+    monkeypatch.setenv("MISSING_SERVE_TOKEN", "s3rve-t0ken-value")
+    validate = run_cli("config", "validate")
+    assert "serve.token_ref" not in validate.stderr
+    shown = run_cli("config", "show", "--json").stdout
+    assert json.loads(shown)["profiles"]["p"]["serve"]["token_ref"]["resolves"] is True
+    assert "s3rve-t0ken-value" not in shown + validate.stdout + validate.stderr
+
+
 def test_set_secret_hidden_prompt_on_a_terminal() -> None:
     """On a real terminal the value is typed twice at a prompt that does not echo it."""
     import pty

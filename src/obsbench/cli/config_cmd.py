@@ -138,6 +138,9 @@ def _secret_views(loaded: LoadedConfig, data: dict[str, Any], names: list[str]) 
                 auth = backend.get("auth") if isinstance(backend, dict) else None
                 if isinstance(auth, dict) and isinstance(auth.get("secret"), str):
                     auth["secret"] = view(auth["secret"])
+        serve = prof.get("serve")
+        if isinstance(serve, dict) and isinstance(serve.get("token_ref"), str):
+            serve["token_ref"] = view(serve["token_ref"])
     ref = loaded.config.agent.api_key_ref()
     if ref:
         data["agent"]["api_key"] = view(ref, implicit=not loaded.config.agent.api_key)
@@ -260,7 +263,10 @@ def validate(
         fail(exc.message, exc.hint, EXIT_USAGE)
     warnings = []
     for name, prof in loaded.config.profiles.items():
-        for key, _backend, ref in secret_refs(name, prof):
+        refs = [(key, ref) for key, _backend, ref in secret_refs(name, prof)]
+        if prof.serve.token_ref:  # the bearer token `obsbench serve --transport http` checks
+            refs.append((f"profiles.{name}.serve.token_ref", prof.serve.token_ref))
+        for key, ref in refs:
             status = check_ref(ref)
             if not status.resolves:
                 warnings.append(
