@@ -12,11 +12,22 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def best(fn: Callable[[], Any], runs: int = 3) -> float:
+    """The fastest of ``runs`` timed calls of ``fn`` (seconds): the least disturbed one."""
+    times = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)
 
 
 @dataclass

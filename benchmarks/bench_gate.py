@@ -21,7 +21,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import write_results
+from _harness import best, write_results
 from obsbench_servers.common.resilience import BackendGate, Gate, ResilientTransport
 from obsbench_servers.common.sharedgate import SharedGate
 
@@ -59,15 +58,6 @@ def threaded(fn: Callable[[Gate, int], None], gate: Gate, n: int, threads: int =
         w.start()
     for w in workers:
         w.join()
-
-
-def best(fn: Callable[[], Any], runs: int = 3) -> float:
-    times = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def main() -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.widgets import ContentSwitcher, DataTable, Markdown
-from tui_support import answered, bundle_scope, chat_text, make_app, wait_for
+from tui_support import answered, bundle_scope, chat_text, collected, make_app, wait_for
 
 from obsbench.tui.screens.modals import HelpScreen, RawJsonScreen
 from obsbench.tui.widgets.evidence_list import EvidenceList
@@ -361,8 +361,7 @@ async def test_metric_chart_zooms_to_the_cited_window_and_z_resets(demo_bundle: 
 
     app = make_app(bundle_scope(demo_bundle), plan=ZOOM_PLAN, question="why?")
     async with app.run_test(size=WIDE) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
-                       and len(app.hub.evidence) == 2)
+        await wait_for(pilot, lambda: collected(app, 2))
         app.action_reset_zoom()  # the answer's first citation (the log item) was shown
         await app.show_evidence("E1")
         chart = app.query_one("#panel-E1", MetricPanel)
@@ -404,8 +403,7 @@ async def test_focusing_a_patterns_item_marks_its_lines_in_the_log_view(demo_bun
 
     app = make_app(bundle_scope(demo_bundle), plan=PATTERN_PLAN, question="why?")
     async with app.run_test(size=WIDE) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
-                       and len(app.hub.evidence) == 2)
+        await wait_for(pilot, lambda: collected(app, 2))
         await app.show_evidence("E2")
         panel = app.query_one("#panel-E2", PatternsPanel)
         table = panel.query_one(DataTable)
@@ -505,8 +503,7 @@ async def test_deploys_are_marked_on_the_metric_chart_time_axis(demo_bundle: Pat
     plan = [ZOOM_PLAN[0], ("infra_get_recent_deployments", {})]
     app = make_app(bundle_scope(demo_bundle), plan=plan, question="why?")
     async with app.run_test(size=WIDE) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
-                       and len(app.hub.evidence) == 2)
+        await wait_for(pilot, lambda: collected(app, 2))
         app.action_reset_zoom()
         await app.show_evidence("E1", focus=False)
         chart = app.query_one("#panel-E1", MetricPanel)
@@ -527,8 +524,7 @@ async def test_anomaly_and_golden_signal_items_are_charted(demo_bundle: Path) ->
             ("metrics_get_service_golden_signals", {"service": "user-api"})]
     app = make_app(bundle_scope(demo_bundle), plan=plan, question="why?")
     async with app.run_test(size=WIDE) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
-                       and len(app.hub.evidence) == 2)
+        await wait_for(pilot, lambda: collected(app, 2))
         app.action_reset_zoom()
         await app.show_evidence("E1", focus=False)
         chart = app.query_one("#panel-E1", MetricPanel)

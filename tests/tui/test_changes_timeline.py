@@ -10,7 +10,7 @@ import pytest
 from rich.text import Text
 from textual.widgets import ContentSwitcher, DataTable, Input, Tabs
 from textual_plotext import PlotextPlot
-from tui_support import answered, bundle_scope, make_app, wait_for
+from tui_support import answered, bundle_scope, collected, make_app, wait_for
 
 from obsbench.evidence import Evidence
 from obsbench.tui.widgets.panels import ChangesPanel, MetricPanel, _epoch
@@ -141,8 +141,7 @@ async def test_a_change_is_drawn_in_the_column_of_its_time_on_the_chart(
     plan = [CHART, ("infra_get_recent_deployments", {}), ("infra_get_events", {"window": "6h"})]
     app = make_app(bundle_scope(demo_bundle), plan=plan, question="why?")
     async with app.run_test(size=WIDE) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
-                       and len(app.hub.evidence) == 3)
+        await wait_for(pilot, lambda: collected(app, 3))
         app.action_reset_zoom()
         await app.show_evidence("E1", focus=False)
         chart = app.query_one("#panel-E1", MetricPanel)

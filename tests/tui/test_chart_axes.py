@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from rich.text import Text
 from textual_plotext import PlotextPlot
-from tui_support import bundle_scope, make_app, wait_for
+from tui_support import bundle_scope, collected, make_app, wait_for
 
 from obsbench.tui.widgets.chart_axes import (
     MAX_PANES,
@@ -79,8 +79,7 @@ async def test_golden_signals_of_different_units_are_stacked_on_one_time_axis(
     plan = [("metrics_get_service_golden_signals", {"service": "user-api"})]
     app = make_app(bundle_scope(demo_bundle), plan=plan, question="why?")
     async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: app.status.state == "idle" and app.hub is not None
-                       and len(app.hub.evidence) == 1)
+        await wait_for(pilot, lambda: collected(app, 1))
         await app.show_evidence("E1", focus=False)
         chart = app.query_one("#panel-E1", MetricPanel)
         plot = chart.query_one(PlotextPlot)

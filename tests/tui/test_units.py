@@ -12,7 +12,7 @@ from obsbench.tui.themes import REQUIRED_VARIABLES, ThemeFileError, load_themes,
 from obsbench.tui.transcript import Transcript
 from obsbench.tui.widgets.chat import linkify
 from obsbench.tui.widgets.logview import compile_filter
-from obsbench.tui.widgets.panels import change_times, log_rows, matrix_series, timeline_mark
+from obsbench.tui.widgets.panels import change_times, log_rows, matrix_series
 from obsbench_servers.common.errors import BadInputError
 
 
@@ -115,8 +115,6 @@ def test_panel_data_from_payloads() -> None:
         {"ts": "2026-03-10T14:00:01.000Z", "level": "info", "service": "a", "message": "old"}]})
     assert [r.message for r in rows] == ["old", "new"]  # oldest first on screen
     assert rows[0].ts == "14:00:01.000"
-    assert timeline_mark(50, 0, 100, width=5) == "··▲··"
-    assert timeline_mark(None, 0, 100) == ""
 
 
 def test_transcript_export_flags_unresolved_citations(tmp_path: Path) -> None:

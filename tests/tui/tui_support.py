@@ -138,6 +138,11 @@ def answered(app: WorkbenchApp) -> bool:
     return app.status.state == "idle" and bool(app.query(".citations"))
 
 
+def collected(app: WorkbenchApp, n: int) -> bool:
+    """The plan ran: the session is idle with ``n`` evidence items."""
+    return app.status.state == "idle" and app.hub is not None and len(app.hub.evidence) == n
+
+
 def chat_text(app: WorkbenchApp) -> str:
     """Everything the chat pane shows as plain text (lines and rendered answers)."""
     from textual.widgets import Markdown, Static

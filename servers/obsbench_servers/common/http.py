@@ -160,6 +160,18 @@ class AzureADAuth(httpx.Auth):
         self._token = SecretStr(str(token))
         self._expires = time.monotonic() + expires - 60
 
+    def _too_large(self, response: httpx.Response) -> RequestFailedError:
+        return RequestFailedError(
+            "too_large",
+            f"Azure AD's token answer is larger than "
+            f"{self.MAX_TOKEN_BYTES // (1024 * 1024)} MiB; it was not read",
+            "check azure_authority (a proxy may be answering instead)",
+            status=response.status_code)
+
+    def _fresh(self) -> bool:
+        with self._lock:
+            return self._token is not None and time.monotonic() < self._expires
+
     def _read_capped(self, response: httpx.Response) -> bytes:
         """Read the token answer, refusing one larger than ``MAX_TOKEN_BYTES``."""
         chunks: list[bytes] = []
@@ -168,21 +180,14 @@ class AzureADAuth(httpx.Auth):
             for chunk in response.iter_bytes():
                 size += len(chunk)
                 if size > self.MAX_TOKEN_BYTES:
-                    raise RequestFailedError(
-                        "too_large",
-                        f"Azure AD's token answer is larger than "
-                        f"{self.MAX_TOKEN_BYTES // (1024 * 1024)} MiB; it was not read",
-                        "check azure_authority (a proxy may be answering instead)",
-                        status=response.status_code)
+                    raise self._too_large(response)
                 chunks.append(chunk)
         finally:
             response.close()
         return b"".join(chunks)
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        with self._lock:
-            fresh = self._token is not None and time.monotonic() < self._expires
-        if not fresh:
+        if not self._fresh():
             response = yield self._token_request()
             content = self._read_capped(response)
             with self._lock:
@@ -195,23 +200,16 @@ class AzureADAuth(httpx.Auth):
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
         """The same flow for ``build_async_client`` (its token answer read capped, async)."""
-        with self._lock:
-            fresh = self._token is not None and time.monotonic() < self._expires
-        if not fresh:
+        if not self._fresh():
             response = yield self._token_request()
             chunks: list[bytes] = []
             size = 0
             try:
                 async for chunk in response.aiter_bytes():
-                    chunks.append(chunk)
                     size += len(chunk)
                     if size > self.MAX_TOKEN_BYTES:
-                        raise RequestFailedError(
-                            "too_large",
-                            f"Azure AD's token answer is larger than "
-                            f"{self.MAX_TOKEN_BYTES // (1024 * 1024)} MiB; it was not read",
-                            "check azure_authority (a proxy may be answering instead)",
-                            status=response.status_code)
+                        raise self._too_large(response)
+                    chunks.append(chunk)
             finally:
                 await response.aclose()
             with self._lock:

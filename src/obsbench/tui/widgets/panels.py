@@ -212,7 +212,9 @@ class MetricPanel(Panel):
 
     def __init__(self, evidence: Evidence, **kwargs: Any) -> None:
         super().__init__(evidence, **kwargs)
-        items = chart_items(evidence.payload)[:MAX_SERIES]
+        items = chart_items(evidence.payload)
+        self.total_series = len(items)
+        items = items[:MAX_SERIES]
         self.series = [(label, ts, vs) for label, ts, vs, _ in items]
         self.units = [unit for *_, unit in items]
         self.panes: list[Pane] = []  # as last drawn: one per unit while they fit
@@ -232,9 +234,8 @@ class MetricPanel(Panel):
         yield plot
 
     def _note(self) -> str:
-        total = len(chart_series(self.evidence.payload))
-        parts = [f"{len(self.series)} of {total} series plotted"
-                 if total > len(self.series) else ""]
+        parts = [f"{len(self.series)} of {self.total_series} series plotted"
+                 if self.total_series > len(self.series) else ""]
         onset = onset_time(self.marks)
         if onset is not None:
             parts.append(f"onset {_hhmm(onset)} (magenta); change points: "
@@ -608,14 +609,6 @@ class AlertsPanel(Panel):
                               str(a.get("alertname") or ""), str(a.get("severity") or ""),
                               str(a.get("state") or ""), str(svc))
         yield table
-
-
-def timeline_mark(t: float | None, lo: float, hi: float, width: int = 24) -> str:
-    """Where ``t`` falls on the axis [lo, hi]: ``····▲·····``."""
-    if t is None or hi <= lo:
-        return ""
-    pos = min(max(int((t - lo) / (hi - lo) * (width - 1)), 0), width - 1)
-    return "·" * pos + "▲" + "·" * (width - 1 - pos)
 
 
 def change_marks(payload: dict[str, Any]) -> list[tuple[float, str]]:
